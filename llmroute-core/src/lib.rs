@@ -27,8 +27,10 @@ pub mod mock;
 pub mod provider;
 pub mod router;
 pub mod secret;
+pub mod store;
 pub mod types;
 
 pub use error::{Error, Result};
 pub use provider::{ChatStream, ChunkStream, Completion, Provider, UpstreamMeta};
+pub use router::{DeploymentInfo, DeploymentLimits, Counters, RouteError, Routed, Router, RouterBuilder, Strategy};
 pub use secret::Secret;
