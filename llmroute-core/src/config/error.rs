@@ -14,7 +14,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn new(source: &str, path: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error in `source` at `path`.
+    pub fn new(source: &str, path: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError {
             source_name: source.to_string(),
             path: path.into(),

@@ -1,0 +1,174 @@
+//! The one function that turns a configuration into a running gateway: providers,
+//! router, authentication, request sinks and metrics. The server binary, the CLI and
+//! the examples all call [`Gateway::build`].
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use llmroute_azure::{AzureClient, AzureProvider};
+use llmroute_core::auth::{Authenticator, MasterKeyAuth};
+use llmroute_core::config::{Config, ConfigError, ConfigSource, DeploymentConfig, ProviderKind};
+use llmroute_core::events::RequestSink;
+use llmroute_core::mock::MockProvider;
+use llmroute_core::router::Router;
+use llmroute_core::types::{ModelList, ModelObject};
+use llmroute_core::Provider;
+
+use crate::master_key::{self, MasterKeySource};
+use crate::metrics::Metrics;
+use crate::prices::Prices;
+use crate::request_log::LogSink;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration cannot work.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// The master key file could not be read or written.
+    #[error("master key: {0}")]
+    MasterKey(std::io::Error),
+    /// The HTTP client for upstreams could not be created.
+    #[error("creating the upstream HTTP client: {0}")]
+    Client(String),
+    /// The listening socket could not be opened.
+    #[error("cannot listen on {addr}: {source}; is another process using the port? choose another with --port or PORT")]
+    Bind {
+        /// host:port.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Settings that do not come from the config file.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the config comes from (kept for reloads).
+    pub source: ConfigSource,
+    /// Folder for the generated master key and the embedded database.
+    pub data_dir: PathBuf,
+}
+
+/// What a config reload replaces: everything derived from the model list and settings.
+pub struct Routing {
+    /// The loaded config.
+    pub config: Arc<Config>,
+    /// The router over the config's deployments.
+    pub router: Router,
+    /// Prices with the config's overrides.
+    pub prices: Prices,
+    /// `GET /v1/models`, serialized once.
+    pub models_json: Bytes,
+    /// Each model, serialized once, for `GET /v1/models/{id}`.
+    pub model_json: HashMap<String, Bytes>,
+    /// Azure deployment name → model group, for `/openai/deployments/{name}/...`.
+    pub azure_names: HashMap<String, String>,
+}
+
+/// A running gateway's state, shared by every connection.
+pub struct Gateway {
+    routing: ArcSwap<Routing>,
+    /// Who may call.
+    pub auth: Arc<dyn Authenticator>,
+    /// The master key (admin routes).
+    pub master: MasterKeyAuth,
+    /// Where finished requests go.
+    pub sink: Arc<dyn RequestSink>,
+    /// `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Start-up settings.
+    pub options: Options,
+    /// Where the master key came from.
+    pub master_key_source: MasterKeySource,
+    client: AzureClient,
+    /// When the gateway was built.
+    pub started: Instant,
+}
+
+impl Gateway {
+    /// Builds a gateway from a loaded config.
+    pub async fn build(config: Config, options: Options) -> Result<Arc<Gateway>, StartError> {
+        let client = AzureClient::new().map_err(|e| StartError::Client(e.to_string()))?;
+        let (master_key, master_key_source) =
+            master_key::resolve(config.general.master_key.as_ref(), &options.data_dir).map_err(StartError::MasterKey)?;
+        let master = MasterKeyAuth::new(master_key);
+        let routing = build_routing(config, &client)?;
+        let auth: Arc<dyn Authenticator> = Arc::new(master.clone());
+        let sink: Arc<dyn RequestSink> = Arc::new(LogSink);
+        Ok(Arc::new(Gateway {
+            routing: ArcSwap::from_pointee(routing),
+            auth,
+            master,
+            sink,
+            metrics: Arc::new(Metrics::default()),
+            options,
+            master_key_source,
+            client,
+            started: Instant::now(),
+        }))
+    }
+
+    /// The current routing state (cheap: one atomic load).
+    pub fn routing(&self) -> arc_swap::Guard<Arc<Routing>> {
+        self.routing.load()
+    }
+
+    /// Re-reads the config from its source and swaps in new models and settings.
+    /// On failure the running config stays and the error is returned.
+    pub fn reload(&self) -> Result<(), StartError> {
+        let config = self.options.source.load()?;
+        let routing = build_routing(config, &self.client)?;
+        self.routing.store(Arc::new(routing));
+        Ok(())
+    }
+
+    /// Writes what is still pending (request logs) before the process exits.
+    pub async fn flush(&self) {}
+}
+
+/// The provider of one deployment.
+pub fn make_provider(
+    d: &DeploymentConfig,
+    drop_params: bool,
+    client: &AzureClient,
+) -> Result<Arc<dyn Provider>, ConfigError> {
+    Ok(match d.provider {
+        ProviderKind::Azure => Arc::new(AzureProvider::from_config(d, drop_params, client)?),
+        ProviderKind::Mock => match &d.mock_response {
+            Some(text) => Arc::new(MockProvider::fixed(d.deployment.clone(), text.clone())),
+            None => Arc::new(MockProvider::echo(d.deployment.clone())),
+        },
+    })
+}
+
+fn build_routing(config: Config, client: &AzureClient) -> Result<Routing, StartError> {
+    let drop_params = config.drop_params;
+    let router = Router::from_config(&config, &|d| make_provider(d, drop_params, client))?;
+    let created = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let models: Vec<ModelObject> =
+        config.model_names().into_iter().map(|name| ModelObject::new(name, "llmroute", created)).collect();
+    let model_json = models
+        .iter()
+        .map(|m| (m.id.clone(), Bytes::from(serde_json::to_vec(m).unwrap_or_default())))
+        .collect();
+    let models_json = Bytes::from(serde_json::to_vec(&ModelList::new(models)).unwrap_or_default());
+    let azure_names = config
+        .models
+        .iter()
+        .filter(|d| d.provider == ProviderKind::Azure)
+        .map(|d| (d.deployment.clone(), d.model_name.clone()))
+        .collect();
+    Ok(Routing {
+        prices: Prices::from_config(&config),
+        config: Arc::new(config),
+        router,
+        models_json,
+        model_json,
+        azure_names,
+    })
+}

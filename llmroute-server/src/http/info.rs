@@ -1,0 +1,136 @@
+//! The small routes: health, readiness, robots, metrics, models, deployment health.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, Response, StatusCode};
+use llmroute_core::Error;
+use serde_json::json;
+
+use super::credentials::presented_key;
+use super::response::{self, Body};
+use crate::gateway::Gateway;
+
+/// `GET /health`: cheap, unauthenticated, no upstream call (what the ALB checks).
+pub fn health() -> Response<Body> {
+    response::json_bytes(StatusCode::OK, &b"{\"status\":\"healthy\"}"[..])
+}
+
+/// `GET /health/liveliness` and `/health/liveness`.
+pub fn liveness() -> Response<Body> {
+    response::json_bytes(StatusCode::OK, &b"\"I'm alive!\""[..])
+}
+
+/// `GET /health/readiness`: the config is loaded (and, with a store, it answers).
+pub async fn readiness(gw: &Gateway) -> Response<Body> {
+    let routing = gw.routing();
+    let body = json!({
+        "status": "healthy",
+        "config": routing.config.source,
+        "models": routing.config.model_names().len(),
+        "deployments": routing.config.models.len(),
+        "uptime_seconds": gw.started.elapsed().as_secs(),
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    response::json(StatusCode::OK, &body)
+}
+
+/// `GET /robots.txt`.
+pub fn robots(gw: &Gateway) -> Response<Body> {
+    let text: &'static str = if gw.routing().config.general.block_robots {
+        "User-agent: *\nDisallow: /\n"
+    } else {
+        "User-agent: *\nAllow: /\n"
+    };
+    response::with_body(StatusCode::OK, "text/plain; charset=utf-8", text)
+}
+
+/// `GET /metrics`: Prometheus (OpenMetrics) text.
+pub fn metrics(gw: &Gateway) -> Response<Body> {
+    response::with_body(
+        StatusCode::OK,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        gw.metrics.render(),
+    )
+}
+
+/// Checks that the caller has any valid key.
+pub async fn authenticate(gw: &Gateway, headers: &HeaderMap) -> Result<(), Error> {
+    let key = presented_key(headers)?;
+    gw.auth.authenticate(key).await.map(|_| ())
+}
+
+/// Checks that the caller has the master key.
+pub async fn authenticate_master(gw: &Gateway, headers: &HeaderMap) -> Result<(), Error> {
+    let key = presented_key(headers)?;
+    if gw.master.is_master(key) {
+        return Ok(());
+    }
+    let principal = gw.auth.authenticate(key).await?;
+    if principal.is_master() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden {
+            message: "this route needs the master key; virtual keys cannot use it".to_string(),
+            code: "admin_only",
+        })
+    }
+}
+
+/// `GET /v1/models` and `/models`.
+pub async fn models(gw: &Gateway, headers: &HeaderMap) -> Response<Body> {
+    match authenticate(gw, headers).await {
+        Ok(()) => response::json_bytes(StatusCode::OK, gw.routing().models_json.clone()),
+        Err(e) => response::error(&e),
+    }
+}
+
+/// `GET /v1/models/{id}`.
+pub async fn model(gw: &Gateway, headers: &HeaderMap, id: &str) -> Response<Body> {
+    if let Err(e) = authenticate(gw, headers).await {
+        return response::error(&e);
+    }
+    match gw.routing().model_json.get(id) {
+        Some(bytes) => response::json_bytes(StatusCode::OK, bytes.clone()),
+        None => response::error(&Error::ModelNotFound { model: id.to_string() }),
+    }
+}
+
+/// `GET /health/deployments`: probes every deployment (master key only).
+pub async fn deployments(gw: Arc<Gateway>, headers: &HeaderMap) -> Response<Body> {
+    if let Err(e) = authenticate_master(&gw, headers).await {
+        return response::error(&e);
+    }
+    let router = gw.routing().router.clone();
+    let probes = router.deployments().into_iter().map(|info| {
+        let router = router.clone();
+        async move {
+            let Some(provider) = router.provider(&info.id) else {
+                return json!({"id": info.id, "model_name": info.model_name, "healthy": false, "error": "not found"});
+            };
+            match tokio::time::timeout(Duration::from_secs(30), provider.health()).await {
+                Ok(Ok(took)) => json!({
+                    "id": info.id, "model_name": info.model_name, "provider": info.provider,
+                    "healthy": true, "latency_ms": took.as_secs_f64() * 1000.0,
+                }),
+                Ok(Err(e)) => json!({
+                    "id": info.id, "model_name": info.model_name, "provider": info.provider,
+                    "healthy": false, "status": e.status(), "error": e.to_string(),
+                }),
+                Err(_) => json!({
+                    "id": info.id, "model_name": info.model_name, "provider": info.provider,
+                    "healthy": false, "error": "no answer within 30 s",
+                }),
+            }
+        }
+    });
+    let results: Vec<serde_json::Value> = futures::future::join_all(probes).await;
+    let (healthy, unhealthy): (Vec<_>, Vec<_>) = results.into_iter().partition(|r| r["healthy"] == true);
+    let body = json!({
+        "healthy_count": healthy.len(),
+        "unhealthy_count": unhealthy.len(),
+        "healthy_endpoints": healthy,
+        "unhealthy_endpoints": unhealthy,
+    });
+    response::json(StatusCode::OK, &body)
+}

@@ -1,0 +1,9 @@
+//! The HTTP front: routes, auth headers, bodies, responses, streams.
+
+pub mod body;
+pub mod chat;
+pub mod credentials;
+pub mod info;
+pub mod response;
+pub mod routes;
+pub mod sse;

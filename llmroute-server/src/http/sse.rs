@@ -1,0 +1,138 @@
+//! The streamed response body: chunks out as server-sent events as they arrive.
+//!
+//! Each upstream chunk becomes one `data: {json}\n\n` frame, flushed on its own; the
+//! final usage chunk is sent only when the caller asked for it; `data: [DONE]` ends a
+//! good stream, and an `error` event ends one that failed after the 200. Dropping the
+//! body (the caller went away) drops the upstream stream, which cancels the upstream
+//! call, and closes the ledger with the usage known so far.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::Stream;
+use hyper::body::Frame;
+use llmroute_core::types::ChatChunk;
+use llmroute_core::{ChunkStream, Error};
+
+use crate::accounting::{Ledger, Outcome};
+
+/// The body stream of an SSE response.
+pub struct SseBody {
+    upstream: ChunkStream,
+    include_usage: bool,
+    done: bool,
+    ledger: Option<Ledger>,
+    outcome: Outcome,
+    upstream_started: Instant,
+}
+
+impl SseBody {
+    /// Wraps an open upstream stream; `outcome` holds what is known so far (deployment,
+    /// attempts, upstream time until the stream opened).
+    pub fn new(upstream: ChunkStream, include_usage: bool, ledger: Ledger, outcome: Outcome) -> Self {
+        SseBody {
+            upstream,
+            include_usage,
+            done: false,
+            ledger: Some(ledger),
+            outcome,
+            upstream_started: Instant::now(),
+        }
+    }
+
+    fn close(&mut self, client_gone: bool) {
+        if let Some(ledger) = self.ledger.take() {
+            let mut outcome = std::mem::take(&mut self.outcome);
+            outcome.client_gone = client_gone;
+            outcome.upstream_time += self.upstream_started.elapsed();
+            ledger.close(outcome);
+        }
+    }
+
+    /// Turns one chunk into a frame, or `None` when it is not for the caller.
+    fn frame_for(&mut self, chunk: ChatChunk) -> Option<Bytes> {
+        if let Some(usage) = &chunk.usage {
+            self.outcome.usage = Some(usage.clone());
+        }
+        if chunk.is_usage_only() && !self.include_usage {
+            return None;
+        }
+        if chunk.is_annotation_only() {
+            return None;
+        }
+        if self.outcome.upstream_model.is_none() && !chunk.model.is_empty() {
+            self.outcome.upstream_model = Some(chunk.model.clone());
+        }
+        if self.outcome.time_to_first_token.is_none() {
+            if let Some(ledger) = &self.ledger {
+                self.outcome.time_to_first_token = Some(ledger.started().elapsed());
+            }
+        }
+        Some(event(&chunk))
+    }
+}
+
+/// `data: <json>\n\n` for one chunk.
+pub fn event<T: serde::Serialize>(value: &T) -> Bytes {
+    let mut buf = BytesMut::with_capacity(256).writer();
+    buf.get_mut().put_slice(b"data: ");
+    if serde_json::to_writer(&mut buf, value).is_err() {
+        return Bytes::from_static(b"data: {\"error\":{\"message\":\"internal error: could not serialize a chunk\",\"type\":\"internal_error\",\"param\":null,\"code\":null}}\n\n");
+    }
+    let mut buf = buf.into_inner();
+    buf.put_slice(b"\n\n");
+    buf.freeze()
+}
+
+/// The `error` event that ends a stream which failed after the 200.
+pub fn error_event(err: &Error) -> Bytes {
+    let mut out = BytesMut::with_capacity(256);
+    out.put_slice(b"data: ");
+    out.put_slice(&err.to_json());
+    out.put_slice(b"\n\n");
+    out.freeze()
+}
+
+impl Stream for SseBody {
+    type Item = Result<Frame<Bytes>, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match this.upstream.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(chunk))) => {
+                    if let Some(bytes) = this.frame_for(chunk) {
+                        return Poll::Ready(Some(Ok(Frame::data(bytes))));
+                    }
+                }
+                Poll::Ready(Some(Err(err))) => {
+                    this.done = true;
+                    this.outcome.error = Some(err.label());
+                    this.outcome.upstream_error = err.is_upstream();
+                    tracing::warn!(error = %err, "upstream stream failed after the first byte");
+                    this.close(false);
+                    return Poll::Ready(Some(Ok(Frame::data(error_event(&err)))));
+                }
+                Poll::Ready(None) => {
+                    this.done = true;
+                    this.close(false);
+                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"data: [DONE]\n\n")))));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for SseBody {
+    fn drop(&mut self) {
+        // Still open: the caller went away before the end.
+        self.close(true);
+    }
+}

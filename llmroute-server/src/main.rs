@@ -1,0 +1,18 @@
+//! `llmroute-server`: parse flags, start logging, run the gateway.
+
+use clap::Parser;
+use llmroute_server::args::{init_logging, ServerArgs};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = ServerArgs::parse();
+    init_logging(args.log_format, &args.log);
+    match llmroute_server::serve::run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("llmroute-server: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

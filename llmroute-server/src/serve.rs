@@ -1,0 +1,153 @@
+//! Accepting connections, graceful shutdown on SIGTERM / SIGINT, reload on SIGHUP.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use llmroute_core::config::ConfigSource;
+use tokio::net::TcpListener;
+
+use crate::args::ServerArgs;
+use crate::gateway::{Gateway, Options, StartError};
+use crate::http::routes;
+use crate::master_key::MasterKeySource;
+use crate::metrics::ReasonLabels;
+
+/// Runs the server until SIGTERM / SIGINT: the whole life of `llmroute-server`.
+pub async fn run(args: ServerArgs) -> Result<(), StartError> {
+    let began = Instant::now();
+    let source = ConfigSource::detect(args.config.clone(), &|n| std::env::var(n).ok());
+    let config = source.load()?;
+    if let Some(warning) = config.unsupported_warning() {
+        tracing::warn!("{warning}");
+    }
+    let options = Options { source, data_dir: args.data_dir.clone() };
+    let gateway = Gateway::build(config, options).await?;
+    announce_master_key(&gateway);
+    let addr = format!("{}:{}", args.host, args.port);
+    let listener = TcpListener::bind(&addr).await.map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+    let local = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+    let routing = gateway.routing();
+    tracing::info!(
+        address = %local,
+        config = %routing.config.source,
+        models = ?routing.config.model_names(),
+        ready_ms = began.elapsed().as_secs_f64() * 1000.0,
+        "llmroute-server ready"
+    );
+    drop(routing);
+    tokio::spawn(reload_on_sighup(gateway.clone()));
+    serve(gateway, listener, shutdown_signal()).await;
+    Ok(())
+}
+
+fn announce_master_key(gw: &Gateway) {
+    match &gw.master_key_source {
+        MasterKeySource::Config => tracing::info!("master key: from general_settings.master_key"),
+        MasterKeySource::File(path) => tracing::info!(path = %path.display(), "master key: read from file"),
+        MasterKeySource::Created(path) => {
+            tracing::warn!(path = %path.display(), "no master key configured: created one and stored it (mode 0600)");
+            eprintln!(
+                "llmroute: no master key was configured, so one was created and stored in {} (readable by you only).\n\
+                 llmroute: use it as: Authorization: Bearer $(cat {})",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+}
+
+/// Serves connections from `listener` until `shutdown` resolves, then stops accepting
+/// and waits (up to the configured grace period) for in-flight requests and streams.
+pub async fn serve(gateway: Arc<Gateway>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _peer): (_, SocketAddr) = match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let gw = gateway.clone();
+                let service = service_fn(move |req| {
+                    let gw = gw.clone();
+                    async move { Ok::<_, Infallible>(routes::serve(gw, req).await) }
+                });
+                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let grace = gateway.routing().config.general.graceful_shutdown;
+    tracing::info!(grace_seconds = grace.as_secs_f64(), "shutting down: no new connections; finishing in-flight requests");
+    tokio::select! {
+        _ = graceful.shutdown() => tracing::info!("all connections finished"),
+        _ = tokio::time::sleep(grace) => tracing::warn!("grace period over: closing the remaining connections"),
+    }
+    gateway.flush().await;
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn reload_on_sighup(gateway: Arc<Gateway>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+        while hup.recv().await.is_some() {
+            match gateway.reload() {
+                Ok(()) => {
+                    gateway.metrics.reloads.get_or_create(&ReasonLabels { reason: "ok" }).inc();
+                    let routing = gateway.routing();
+                    if let Some(w) = routing.config.unsupported_warning() {
+                        tracing::warn!("{w}");
+                    }
+                    tracing::info!(models = ?routing.config.model_names(), "config reloaded");
+                }
+                Err(e) => {
+                    gateway.metrics.reloads.get_or_create(&ReasonLabels { reason: "failed" }).inc();
+                    tracing::error!(error = %e, "config reload failed; the previous config stays in use");
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = gateway;
+}

@@ -1,0 +1,161 @@
+//! Runs the real `llmroute-server` binary on a free port for a test, and talks to it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The master key every test config uses.
+pub const MASTER_KEY: &str = "sk-test-master-key-0123456789";
+
+/// A running server process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub log: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts the binary with `yaml` as its config file and waits until it is ready.
+    pub fn start(yaml: &str) -> Server {
+        Self::start_with(yaml, &[])
+    }
+
+    /// Starts the binary with extra environment variables.
+    pub fn start_with(yaml: &str, env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config_path = dir.path().join("config.yaml");
+        std::fs::write(&config_path, yaml).expect("write config");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_llmroute-server"));
+        cmd.arg("--config")
+            .arg(&config_path)
+            .args(["--host", "127.0.0.1", "--port", "0", "--log-format", "json"])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env_remove("LLMROUTE_CONFIG_YAML")
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn llmroute-server");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(line) => {
+                    if line.contains("llmroute-server ready") {
+                        let v: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+                        let addr = v["address"].as_str().expect("address").to_string();
+                        return Server { child, base: format!("http://{addr}"), dir, config_path, log: rx };
+                    }
+                    seen.push(line);
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("server did not become ready; its log:\n{}", seen.join("\n"));
+                }
+            }
+        }
+    }
+
+    /// A URL on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a signal (`TERM`, `HUP`, ...) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, returning its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Log lines received so far (non-blocking), waiting up to `wait` for one containing `needle`.
+    pub fn wait_log(&self, needle: &str, wait: Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return Some(line),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP client that does not pool (each test talks to its own server).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
+}
+
+/// A config with the mock model and the test master key, plus `extra_models` entries.
+pub fn mock_config(extra_models: &str) -> String {
+    format!(
+        "model_list:\n  - model_name: mock\n    litellm_params:\n      model: mock/echo\n{extra_models}general_settings:\n  master_key: {MASTER_KEY}\n"
+    )
+}
+
+/// A chat body.
+pub fn chat_body(model: &str, text: &str, stream: bool) -> serde_json::Value {
+    serde_json::json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": text}]})
+}
+
+/// Posts a chat completion with the master key.
+pub async fn post_chat(server: &Server, body: &serde_json::Value) -> reqwest::Response {
+    client()
+        .post(server.url("/v1/chat/completions"))
+        .bearer_auth(MASTER_KEY)
+        .json(body)
+        .send()
+        .await
+        .expect("send")
+}
+
+/// The `data:` payloads of an SSE body.
+pub fn sse_events(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The error object of an OpenAI-shaped error body.
+pub async fn error_of(resp: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let v: serde_json::Value = resp.json().await.expect("json error body");
+    (status, v["error"].clone())
+}
