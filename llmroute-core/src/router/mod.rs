@@ -28,12 +28,16 @@
 //! # });
 //! ```
 
+mod attempt;
 pub mod builder;
 pub mod counters;
 pub mod deployment;
+mod retry;
 mod routed;
 mod run;
+mod select;
 pub mod strategy;
+mod stream;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -76,6 +80,12 @@ pub(crate) struct Inner {
     rng: Mutex<StdRng>,
 }
 
+impl Inner {
+    fn group(&self, name: &str) -> Option<&Group> {
+        self.by_name.get(name).map(|i| &self.groups[*i])
+    }
+}
+
 /// A public model name and its deployments, in config order.
 pub(crate) struct Group {
     name: String,
@@ -93,6 +103,30 @@ pub(crate) struct Settings {
     allowed_fails: u32,
     fallbacks: Vec<(String, Vec<String>)>,
     context_window_fallbacks: Vec<(String, Vec<String>)>,
+}
+
+impl Settings {
+    fn fallbacks_for(&self, model: &str) -> Vec<String> {
+        lookup(&self.fallbacks, model)
+    }
+
+    fn context_window_fallbacks_for(&self, model: &str) -> Vec<String> {
+        lookup(&self.context_window_fallbacks, model)
+    }
+}
+
+fn lookup(table: &[(String, Vec<String>)], model: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in table
+        .iter()
+        .filter(|(from, _)| from == model)
+        .flat_map(|(_, to)| to)
+    {
+        if name != model && !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    out
 }
 
 impl Router {
