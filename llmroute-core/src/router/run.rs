@@ -168,6 +168,8 @@ impl Run<'_> {
         let ids: Vec<&str> = group.deployments.iter().map(|d| d.id.as_str()).collect();
         let mut tried: Vec<usize> = Vec::new();
         let mut last: Option<Failure> = None;
+        // Whether the last failure still calls for a wait before reusing a deployment.
+        let mut backoff_due = false;
         for try_no in 0..=settings.num_retries {
             let usage = self.snapshot(&ids).await;
             let picked = {
@@ -181,7 +183,7 @@ impl Run<'_> {
                     &mut *rng,
                 );
                 let wait = match (&picked, &last) {
-                    (Pick::Use { fresh: false, .. }, Some(prev)) => {
+                    (Pick::Use { fresh: false, .. }, Some(prev)) if backoff_due => {
                         backoff(try_no, &prev.error, &mut *rng)
                     }
                     _ => Duration::ZERO,
@@ -209,6 +211,7 @@ impl Run<'_> {
                     if !worth_waiting || !self.wait(soonest).await {
                         return Err(cooling);
                     }
+                    backoff_due = false;
                     continue;
                 }
             };
@@ -259,6 +262,7 @@ impl Run<'_> {
                         return Err(failure);
                     }
                     last = Some(failure);
+                    backoff_due = true;
                 }
             }
         }
@@ -296,8 +300,9 @@ impl Run<'_> {
         if Instant::now() + wait >= self.deadline {
             return false;
         }
+        let started = Instant::now();
         tokio::time::sleep(wait).await;
-        self.upstream_time += wait;
+        self.upstream_time += started.elapsed();
         true
     }
 }
