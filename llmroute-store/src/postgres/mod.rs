@@ -1,0 +1,217 @@
+//! The production backend: PostgreSQL through a deadpool-postgres pool, shared by every
+//! instance. TLS (rustls) when the URL says `sslmode=require`, as RDS wants.
+
+mod keys;
+mod logs;
+mod migrations;
+mod tls;
+
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
+use llmroute_core::store::{Store, StoreError, StoreResult};
+use tokio_postgres::config::{Host, SslMode};
+
+use crate::open::{redact_url, StoreOptions};
+
+pub(crate) const BACKEND: &str = "PostgreSQL";
+
+/// A store in a PostgreSQL database.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    url: String,
+    target: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("url", &self.url).finish()
+    }
+}
+
+impl PgStore {
+    /// Builds the pool and makes the first connection, so a wrong URL, password or
+    /// security group fails start-up with a message saying which. Does not migrate.
+    pub async fn connect(url: &str, opts: &StoreOptions) -> StoreResult<Self> {
+        let redacted = redact_url(url);
+        let invalid = |reason: String| StoreError::InvalidUrl {
+            url: redacted.clone(),
+            origin: opts.origin.clone(),
+            reason,
+        };
+        let split = tls::split(url).map_err(invalid)?;
+        let mut config =
+            tokio_postgres::Config::from_str(&split.url).map_err(|e| invalid(e.to_string()))?;
+        config.connect_timeout(opts.connect_timeout);
+        config.ssl_mode(if split.tls {
+            SslMode::Require
+        } else {
+            SslMode::Disable
+        });
+        if config.get_application_name().is_none() {
+            config.application_name("llmroute");
+        }
+        let target = target_of(&config);
+        let connect_err = |reason: String, hint: String| StoreError::Connect {
+            backend: BACKEND,
+            target: target.clone(),
+            origin: opts.origin.clone(),
+            reason,
+            hint,
+        };
+        let tls = tls::connector(split.root_cert.as_deref())
+            .map_err(|e| connect_err(e, "fix sslrootcert / PGSSLROOTCERT".into()))?;
+        let manager = Manager::from_config(
+            config,
+            tls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(opts.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(opts.connect_timeout))
+            .create_timeout(Some(opts.connect_timeout))
+            .recycle_timeout(Some(opts.connect_timeout))
+            .build()
+            .map_err(|e| connect_err(e.to_string(), "this is a bug; please report it".into()))?;
+        let store = PgStore {
+            pool,
+            url: redacted.clone(),
+            target: target.clone(),
+        };
+        if let Err(e) = store.pool.get().await {
+            let (reason, hint) = explain_connect(&e, opts.connect_timeout, split.tls);
+            return Err(connect_err(reason, hint));
+        }
+        Ok(store)
+    }
+
+    /// A pooled connection, or [`StoreError::Unavailable`].
+    pub(crate) async fn client(&self, action: &str) -> StoreResult<Object> {
+        self.pool.get().await.map_err(|e| StoreError::Unavailable {
+            backend: BACKEND,
+            action: action.to_string(),
+            reason: format!("no connection to {}: {}", self.target, pool_reason(&e)),
+        })
+    }
+}
+
+fn target_of(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{host}:{port}/{}",
+        config
+            .get_dbname()
+            .unwrap_or(config.get_user().unwrap_or("postgres"))
+    )
+}
+
+fn pool_reason(e: &PoolError) -> String {
+    match e {
+        PoolError::Timeout(kind) => format!("timed out ({kind:?})"),
+        PoolError::Backend(e) => describe(e),
+        other => other.to_string(),
+    }
+}
+
+/// The driver's error with its cause (tokio-postgres hides the interesting part there).
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
+    }
+    match std::error::Error::source(e) {
+        Some(src) => format!("{e}: {src}"),
+        None => e.to_string(),
+    }
+}
+
+fn explain_connect(e: &PoolError, timeout: Duration, tls: bool) -> (String, String) {
+    let secs = timeout.as_secs_f64();
+    let reason = pool_reason(e);
+    let hint = match e {
+        PoolError::Timeout(_) => format!("timed out after {secs} s — check the security group / firewall and that the host is reachable from here"),
+        PoolError::Backend(pe) => match pe.code().map(|c| c.code()) {
+            Some("28P01" | "28000") => "check the user and password in the URL".into(),
+            Some("3D000") => "the database does not exist: create it (CREATE DATABASE) or fix the name in the URL".into(),
+            Some("53300") => "the server has no free connections: lower the pool size or raise max_connections".into(),
+            _ if reason.contains("refused") => "nothing listens there: check the host and port and that PostgreSQL is running".into(),
+            _ if reason.to_lowercase().contains("tls") || reason.contains("certificate") => {
+                "TLS failed: for RDS set sslrootcert=/path/to/global-bundle.pem (or PGSSLROOTCERT)".into()
+            }
+            _ if !tls && reason.contains("no encryption") => "the server requires TLS: add ?sslmode=require to the URL".into(),
+            _ => "check the URL, the network path and the server's log".into(),
+        },
+        _ => "check the URL".into(),
+    };
+    (reason, hint)
+}
+
+/// Maps a driver error during an operation: a lost connection is `Unavailable`.
+pub(crate) fn pg(action: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |e| {
+        let class = e.code().map(|c| &c.code()[..2]);
+        // 08: connection exception, 57: operator intervention (shutdown), 53: resources, 40: rollback (deadlock, serialization)
+        if e.is_closed()
+            || e.as_db_error().is_none()
+            || matches!(class, Some("08" | "57" | "53" | "40"))
+        {
+            StoreError::Unavailable {
+                backend: BACKEND,
+                action: action.to_string(),
+                reason: describe(&e),
+            }
+        } else {
+            StoreError::Query {
+                backend: BACKEND,
+                action: action.to_string(),
+                reason: describe(&e),
+            }
+        }
+    }
+}
+
+/// Unix seconds → time.
+pub(crate) fn from_secs(s: i64) -> SystemTime {
+    if s >= 0 {
+        UNIX_EPOCH + Duration::from_secs(s as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(s.unsigned_abs())
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn describe(&self) -> String {
+        self.url.clone()
+    }
+
+    async fn health(&self) -> StoreResult<()> {
+        let c = self.client("checking health").await?;
+        c.simple_query("SELECT 1")
+            .await
+            .map_err(pg("checking health"))?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> StoreResult<u32> {
+        let mut c = self.client("migrating the schema").await?;
+        migrations::migrate(&mut c).await
+    }
+}
