@@ -1,0 +1,71 @@
+//! The one shared HTTP client: pooled connections, rustls, HTTP/2 when the server offers
+//! it, connect and read timeouts, TCP keep-alive. Build it once and clone it into every
+//! provider; clones share the pool.
+
+use std::time::Duration;
+
+use llmroute_core::Error;
+
+/// Tunables of [`AzureClient`]. The defaults suit Azure OpenAI.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Time to open a TCP + TLS connection (default 10 s).
+    pub connect_timeout: Duration,
+    /// Longest wait for any single read, headers or body (default 600 s, the OpenAI
+    /// SDKs' request timeout: a long non-streamed answer sends nothing until it is done).
+    pub read_timeout: Duration,
+    /// How long an idle pooled connection is kept (default 90 s).
+    pub pool_idle_timeout: Duration,
+    /// Idle connections kept per host (default 256).
+    pub pool_max_idle_per_host: usize,
+    /// TCP keep-alive interval (default 30 s).
+    pub tcp_keepalive: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(600),
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 256,
+            tcp_keepalive: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A pooled HTTP client for Azure; cheap to clone (clones share connections).
+#[derive(Debug, Clone)]
+pub struct AzureClient {
+    http: reqwest::Client,
+}
+
+impl AzureClient {
+    /// A client with [`ClientOptions::default`].
+    pub fn new() -> Result<AzureClient, Error> {
+        Self::with_options(&ClientOptions::default())
+    }
+
+    /// A client with the given options.
+    pub fn with_options(opts: &ClientOptions) -> Result<AzureClient, Error> {
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(opts.connect_timeout)
+            .read_timeout(opts.read_timeout)
+            .pool_idle_timeout(opts.pool_idle_timeout)
+            .pool_max_idle_per_host(opts.pool_max_idle_per_host)
+            .tcp_keepalive(opts.tcp_keepalive)
+            .tcp_nodelay(true)
+            .user_agent(concat!("llmroute/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                Error::internal(format!("building the HTTP client for Azure (rustls): {e}"))
+            })?;
+        Ok(AzureClient { http })
+    }
+
+    /// The underlying reqwest client.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+}

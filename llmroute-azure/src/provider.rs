@@ -1,0 +1,330 @@
+//! [`AzureProvider`]: one Azure OpenAI deployment behind core's [`Provider`] trait.
+//!
+//! This is the small layer that sends: it asks [`crate::request`] for the URL and body,
+//! adds exactly one credential header, and hands statuses to [`crate::errors`] and
+//! bodies to [`crate::stream`]. Nothing from the caller's HTTP request (its
+//! `Authorization`, `api-key`, `x-stainless-*` headers) is ever forwarded: only the typed
+//! [`ChatRequest`] crosses this boundary.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use llmroute_core::config::{ConfigError, DeploymentConfig, ProviderKind};
+use llmroute_core::types::{ChatRequest, ChatResponse, Message};
+use llmroute_core::{ChatStream, Completion, Error, Provider, Secret};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+
+use crate::client::AzureClient;
+use crate::entra::{ClientCredentials, StaticToken, TokenProvider};
+use crate::errors::{map_status, retry_after, ErrorContext};
+use crate::meta::{header, upstream_meta};
+use crate::request::{chat_url, prepare, Target};
+use crate::stream::{chunk_stream, full_error, StreamLabels};
+use crate::version::ApiVersion;
+
+/// How the provider proves itself to Azure: exactly one header per request.
+#[derive(Clone)]
+pub enum Credential {
+    /// `api-key: <key>`.
+    ApiKey(Secret),
+    /// `Authorization: Bearer <token>` from Entra ID.
+    Bearer(Arc<dyn TokenProvider>),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Credential::ApiKey(_) => "ApiKey([REDACTED])",
+            Credential::Bearer(_) => "Bearer(<token provider>)",
+        })
+    }
+}
+
+/// One Azure OpenAI deployment.
+#[derive(Debug, Clone)]
+pub struct AzureProvider {
+    name: String,
+    url: String,
+    version: ApiVersion,
+    credential: Credential,
+    http: reqwest::Client,
+    drop_params: bool,
+    timeout: Option<Duration>,
+    stream_timeout: Option<Duration>,
+    labels: Arc<StreamLabels>,
+}
+
+fn config_error(cfg: &DeploymentConfig, key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        source_name: format!("deployment {}", cfg.id),
+        path: format!("litellm_params.{key}"),
+        message: message.into(),
+    }
+}
+
+impl AzureProvider {
+    /// The provider for one `azure/<deployment>` entry of the configuration.
+    ///
+    /// Credential: Entra ID client credentials when `tenant_id`/`client_id`/
+    /// `client_secret` are set, else a fixed `azure_ad_token`, else `api_key`.
+    /// `api_version` defaults to `2024-10-21`; `v1` selects the `/openai/v1` route.
+    pub fn from_config(
+        cfg: &DeploymentConfig,
+        drop_params: bool,
+        client: &AzureClient,
+    ) -> Result<AzureProvider, ConfigError> {
+        if cfg.provider != ProviderKind::Azure {
+            return Err(config_error(
+                cfg,
+                "model",
+                "not an azure/<deployment> model",
+            ));
+        }
+        let api_base = cfg
+            .api_base
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| {
+                config_error(
+                    cfg,
+                    "api_base",
+                    "required for azure/ models: https://<resource>.openai.azure.com",
+                )
+            })?;
+        if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
+            return Err(config_error(
+                cfg,
+                "api_base",
+                format!("{api_base:?} is not a URL; write https://<resource>.openai.azure.com"),
+            ));
+        }
+        let credential = if let Some(entra) = &cfg.entra {
+            Credential::Bearer(ClientCredentials::new(entra, client))
+        } else if let Some(token) = &cfg.azure_ad_token {
+            check_header_value(cfg, "azure_ad_token", token)?;
+            Credential::Bearer(Arc::new(StaticToken(token.clone())))
+        } else if let Some(key) = &cfg.api_key {
+            check_header_value(cfg, "api_key", key)?;
+            Credential::ApiKey(key.clone())
+        } else {
+            return Err(config_error(
+                cfg,
+                "api_key",
+                "azure/ models need a credential: api_key, azure_ad_token, or tenant_id + client_id + client_secret",
+            ));
+        };
+        if cfg.entra.is_some() && cfg.api_key.is_some() {
+            tracing::warn!(deployment = %cfg.deployment, "both Entra ID credentials and api_key are set; using Entra ID");
+        }
+        let version = ApiVersion::parse(cfg.api_version.as_deref());
+        let url = chat_url(api_base, &cfg.deployment, &version);
+        Ok(AzureProvider {
+            name: format!("azure/{}", cfg.deployment),
+            labels: Arc::new(StreamLabels {
+                deployment: cfg.deployment.clone(),
+                api_base: api_base.trim_end_matches('/').to_string(),
+                api_version: version.raw.clone(),
+            }),
+            url,
+            version,
+            credential,
+            http: client.http().clone(),
+            drop_params,
+            timeout: cfg.timeout,
+            stream_timeout: cfg.stream_timeout,
+        })
+    }
+
+    /// Replaces the credential, e.g. with a managed-identity [`TokenProvider`].
+    pub fn with_credential(mut self, credential: Credential) -> AzureProvider {
+        self.credential = credential;
+        self
+    }
+
+    /// The chat-completions URL this provider posts to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn ctx<'a>(&'a self, request_id: Option<&'a str>) -> ErrorContext<'a> {
+        ErrorContext {
+            deployment: &self.labels.deployment,
+            api_base: &self.labels.api_base,
+            api_version: &self.version.raw,
+            entra: matches!(self.credential, Credential::Bearer(_)),
+            request_id,
+        }
+    }
+
+    /// Sends one request; returns the successful response and the dropped parameters.
+    async fn send(
+        &self,
+        request: &ChatRequest,
+        stream: bool,
+    ) -> Result<(reqwest::Response, Vec<&'static str>), Error> {
+        let target = Target {
+            deployment: &self.labels.deployment,
+            version: &self.version,
+            drop_params: self.drop_params,
+        };
+        let prepared = prepare(request, &target, stream)?;
+        let (name, value) = match &self.credential {
+            Credential::ApiKey(key) => ("api-key", key.expose().to_string()),
+            Credential::Bearer(provider) => (
+                AUTHORIZATION.as_str(),
+                format!("Bearer {}", provider.token().await?.expose()),
+            ),
+        };
+        let mut value = HeaderValue::from_str(&value).map_err(|_| {
+            Error::internal(format!(
+                "the credential of Azure deployment {} is not a valid header value",
+                self.labels.deployment
+            ))
+        })?;
+        value.set_sensitive(true);
+        let mut builder = self
+            .http
+            .post(&self.url)
+            .header(name, value)
+            .header(CONTENT_TYPE, "application/json")
+            .header(
+                ACCEPT,
+                if stream {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
+            )
+            .body(prepared.body);
+        if let Some(t) = self.timeout {
+            builder = builder.timeout(t);
+        }
+        let first_byte = if stream { self.stream_timeout } else { None };
+        let sent = match first_byte {
+            Some(limit) => tokio::time::timeout(limit, builder.send()).await.map_err(|_| Error::Timeout {
+                message: format!(
+                    "Azure deployment {} sent no response headers within the stream timeout of {:.1}s",
+                    self.labels.deployment,
+                    limit.as_secs_f64()
+                ),
+            })?,
+            None => builder.send().await,
+        };
+        let response = sent.map_err(|e| self.send_error(&e))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok((response, prepared.dropped));
+        }
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap_or_default();
+        let retry = retry_after(
+            header(&headers, "retry-after-ms"),
+            header(&headers, "retry-after"),
+        );
+        let error = map_status(
+            status,
+            &body,
+            retry,
+            &self.ctx(header(&headers, "apim-request-id")),
+        );
+        tracing::warn!(
+            deployment = %self.labels.deployment,
+            status,
+            apim_request_id = header(&headers, "apim-request-id").unwrap_or("-"),
+            kind = error.label(),
+            "Azure answered with an error"
+        );
+        Err(error)
+    }
+
+    fn send_error(&self, e: &reqwest::Error) -> Error {
+        let dep = &self.labels.deployment;
+        let cause = full_error(e);
+        if e.is_timeout() {
+            let after = self
+                .timeout
+                .map(|t| format!(" within {:.1}s", t.as_secs_f64()))
+                .unwrap_or_default();
+            Error::Timeout {
+                message: format!("Azure deployment {dep} did not answer{after}: {cause}"),
+            }
+        } else if e.is_connect() {
+            Error::UpstreamConnection {
+                message: format!(
+                    "cannot connect to Azure at {} for deployment {dep}: {cause}; check api_base and the network path",
+                    self.labels.api_base
+                ),
+            }
+        } else {
+            Error::UpstreamConnection {
+                message: format!("the request to Azure deployment {dep} failed: {cause}"),
+            }
+        }
+    }
+}
+
+fn check_header_value(
+    cfg: &DeploymentConfig,
+    key: &str,
+    secret: &Secret,
+) -> Result<(), ConfigError> {
+    HeaderValue::from_str(secret.expose())
+        .map(|_| ())
+        .map_err(|_| {
+            config_error(
+                cfg,
+                key,
+                "contains characters that cannot be sent in an HTTP header (a newline?)",
+            )
+        })
+}
+
+#[async_trait]
+impl Provider for AzureProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn chat(&self, request: &ChatRequest) -> Result<Completion, Error> {
+        let (response, dropped) = self.send(request, false).await?;
+        let meta = upstream_meta(response.headers(), dropped);
+        let body = response.bytes().await.map_err(|e| {
+            let message = format!(
+                "reading the answer of Azure deployment {}: {}",
+                self.labels.deployment,
+                full_error(&e)
+            );
+            if e.is_timeout() {
+                Error::Timeout { message }
+            } else {
+                Error::UpstreamConnection { message }
+            }
+        })?;
+        let response: ChatResponse = serde_json::from_slice(&body).map_err(|e| Error::UpstreamProtocol {
+            message: format!(
+                "Azure deployment {} answered 200 with a body that is not a chat completion ({e}): {}",
+                self.labels.deployment,
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ),
+        })?;
+        Ok(Completion { response, meta })
+    }
+
+    async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        let (response, dropped) = self.send(request, true).await?;
+        let meta = upstream_meta(response.headers(), dropped);
+        let chunks = chunk_stream(response.bytes_stream(), self.labels.clone());
+        Ok(ChatStream { meta, chunks })
+    }
+
+    async fn health(&self) -> Result<Duration, Error> {
+        let started = Instant::now();
+        let mut probe =
+            ChatRequest::new(self.labels.deployment.clone(), vec![Message::user("ping")]);
+        probe.max_tokens = Some(1);
+        self.chat(&probe).await?;
+        Ok(started.elapsed())
+    }
+}

@@ -1,0 +1,222 @@
+//! Turning Azure's event-stream body into chat chunks.
+//!
+//! Bytes go through [`SseParser`]; each event is a `chat.completion.chunk`. Azure's
+//! annotation chunks (no choices and no usage, or an empty `id`: prompt-filter results
+//! and late content-filter results) are not passed on; the final usage-only chunk is.
+//! The stream ends at `data: [DONE]`. A body that ends without it is an
+//! [`Error::UpstreamProtocol`] ("stream truncated"), a broken connection an
+//! [`Error::UpstreamConnection`] (or [`Error::Timeout`]), and an `{"error":…}` event the
+//! error it carries. After an error the stream ends.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::Stream;
+use llmroute_core::types::ChatChunk;
+use llmroute_core::{ChunkStream, Error};
+
+use crate::errors::{map_stream_error, ErrorContext};
+use crate::sse::SseParser;
+
+/// What the messages of a stream's errors name.
+#[derive(Debug, Clone)]
+pub struct StreamLabels {
+    /// Azure deployment name.
+    pub deployment: String,
+    /// `api_base`.
+    pub api_base: String,
+    /// api-version in use.
+    pub api_version: String,
+}
+
+/// A chunk stream over any byte stream (the reqwest body in production, recorded bytes
+/// in tests).
+pub fn chunk_stream<S, E>(bytes: S, labels: Arc<StreamLabels>) -> ChunkStream
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<BodyError> + 'static,
+{
+    Box::pin(Chunks {
+        bytes: Box::pin(bytes),
+        parser: SseParser::new(),
+        ready: VecDeque::new(),
+        labels,
+        chunks_seen: 0,
+        finished: false,
+    })
+}
+
+/// Why reading a stream body failed.
+#[derive(Debug)]
+pub struct BodyError {
+    /// Whether it was a read timeout.
+    pub timeout: bool,
+    /// The cause, for the message.
+    pub message: String,
+}
+
+impl From<reqwest::Error> for BodyError {
+    fn from(e: reqwest::Error) -> Self {
+        BodyError {
+            timeout: e.is_timeout(),
+            message: full_error(&e),
+        }
+    }
+}
+
+impl From<std::io::Error> for BodyError {
+    fn from(e: std::io::Error) -> Self {
+        BodyError {
+            timeout: e.kind() == std::io::ErrorKind::TimedOut,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// An error with its chain of causes, `a: b: c`.
+pub fn full_error(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+struct Chunks<S> {
+    bytes: Pin<Box<S>>,
+    parser: SseParser,
+    ready: VecDeque<Result<ChatChunk, Error>>,
+    labels: Arc<StreamLabels>,
+    chunks_seen: usize,
+    finished: bool,
+}
+
+impl<S> Chunks<S> {
+    /// Moves every complete event out of the parser. Returns true at `[DONE]` or error.
+    fn drain(&mut self, eof: bool) -> bool {
+        loop {
+            let event = if eof {
+                self.parser.finish()
+            } else {
+                self.parser.next_event()
+            };
+            let Some(event) = event else { return false };
+            if event.is_done() {
+                return true;
+            }
+            if event.data.is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<ChatChunk>(&event.data) {
+                Ok(chunk)
+                    if chunk.extra.contains_key("error")
+                        || event.event.as_deref() == Some("error") =>
+                {
+                    self.ready
+                        .push_back(Err(map_stream_error(event.data.as_bytes(), &self.ctx())));
+                    return true;
+                }
+                Ok(chunk) => {
+                    self.chunks_seen += 1;
+                    let annotation =
+                        chunk.usage.is_none() && (chunk.choices.is_empty() || chunk.id.is_empty());
+                    if !annotation {
+                        self.ready.push_back(Ok(chunk));
+                    }
+                }
+                Err(_) if event.event.as_deref() == Some("error") => {
+                    self.ready
+                        .push_back(Err(map_stream_error(event.data.as_bytes(), &self.ctx())));
+                    return true;
+                }
+                Err(e) => {
+                    self.ready.push_back(Err(Error::UpstreamProtocol {
+                        message: format!(
+                            "Azure deployment {} sent a stream event that is not a chat chunk ({e}): {}",
+                            self.labels.deployment,
+                            event.data.chars().take(200).collect::<String>()
+                        ),
+                    }));
+                    return true;
+                }
+            }
+        }
+    }
+
+    fn ctx(&self) -> ErrorContext<'_> {
+        ErrorContext {
+            deployment: &self.labels.deployment,
+            api_base: &self.labels.api_base,
+            api_version: &self.labels.api_version,
+            entra: false,
+            request_id: None,
+        }
+    }
+}
+
+impl<S, E> Stream for Chunks<S>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: Into<BodyError>,
+{
+    type Item = Result<ChatChunk, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(item) = this.ready.pop_front() {
+                return Poll::Ready(Some(item));
+            }
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            match this.bytes.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(bytes))) => {
+                    if let Err(e) = this.parser.feed(&bytes) {
+                        this.finished = true;
+                        this.ready.push_back(Err(Error::UpstreamProtocol {
+                            message: format!("Azure deployment {}: {e}", this.labels.deployment),
+                        }));
+                        continue;
+                    }
+                    this.finished = this.drain(false);
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let e: BodyError = e.into();
+                    this.finished = true;
+                    let message = format!(
+                        "the connection to Azure deployment {} broke after {} stream chunks: {}",
+                        this.labels.deployment, this.chunks_seen, e.message
+                    );
+                    this.ready.push_back(Err(if e.timeout {
+                        Error::Timeout { message }
+                    } else {
+                        Error::UpstreamConnection { message }
+                    }));
+                }
+                Poll::Ready(None) => {
+                    this.finished = true;
+                    if !this.drain(true) {
+                        this.ready.push_back(Err(Error::UpstreamProtocol {
+                            message: format!(
+                                "stream truncated: Azure deployment {} closed the stream after {} chunks \
+                                 without data: [DONE]; the answer is incomplete and its usage unknown",
+                                this.labels.deployment, this.chunks_seen
+                            ),
+                        }));
+                    }
+                }
+            }
+        }
+    }
+}
