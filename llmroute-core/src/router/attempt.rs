@@ -27,7 +27,7 @@ pub(crate) enum Mode {
 /// The answer of a successful attempt.
 pub(crate) enum Answer {
     /// A complete answer.
-    Unary(Completion),
+    Unary(Box<Completion>),
     /// A stream whose first chunk has arrived (and is put back in front).
     Stream(ChatStream),
 }
@@ -87,7 +87,7 @@ pub(crate) async fn attempt(
                     tracing::warn!(deployment = id, error = %e, "could not count tokens in the router counters");
                 }
             }
-            Ok(Answer::Unary(done))
+            Ok(Answer::Unary(Box::new(done)))
         }
         Mode::Stream => {
             let (first_by, what) = match deployment.limits.stream_timeout.or(ctx.stream_timeout) {

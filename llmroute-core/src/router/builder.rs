@@ -14,6 +14,10 @@ use super::{Group, Inner, Router, Settings};
 use crate::config::{Config, ConfigError, DeploymentConfig};
 use crate::provider::Provider;
 
+/// Turns a deployment's config into its provider (what [`Router::from_config`] takes).
+pub type MakeProvider<'a> =
+    dyn Fn(&DeploymentConfig) -> Result<Arc<dyn Provider>, ConfigError> + 'a;
+
 /// Collects deployments and settings, then [`build`](RouterBuilder::build)s a [`Router`].
 ///
 /// ```
@@ -228,7 +232,7 @@ impl Router {
     /// (e.g. shared [`Counters`]) before building.
     pub fn builder_from_config(
         config: &Config,
-        make_provider: &dyn Fn(&DeploymentConfig) -> Result<Arc<dyn Provider>, ConfigError>,
+        make_provider: &MakeProvider<'_>,
     ) -> Result<RouterBuilder, ConfigError> {
         let r = &config.router;
         let strategy: Strategy =
@@ -276,7 +280,7 @@ impl Router {
     /// config into its provider (the server passes one that builds Azure or mock providers).
     pub fn from_config(
         config: &Config,
-        make_provider: &dyn Fn(&DeploymentConfig) -> Result<Arc<dyn Provider>, ConfigError>,
+        make_provider: &MakeProvider<'_>,
     ) -> Result<Router, ConfigError> {
         Self::builder_from_config(config, make_provider)?.build()
     }

@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 
-pub use builder::RouterBuilder;
+pub use builder::{MakeProvider, RouterBuilder};
 pub use counters::{Counters, InMemoryCounters, UsageSnapshot};
 pub use deployment::{DeploymentInfo, DeploymentLimits};
 pub use routed::{RouteError, Routed};

@@ -53,7 +53,7 @@ pub(crate) async fn chat(
     let routed = route(inner, counters, req, Mode::Unary).await?;
     let (answer, routed) = split(routed);
     match answer {
-        Answer::Unary(value) => Ok(routed.map(|()| value)),
+        Answer::Unary(value) => Ok(routed.map(|()| *value)),
         Answer::Stream(_) => Err(RouteError::before_upstream(Error::internal(
             "the router returned a stream for a non-streaming call",
         ))),
