@@ -23,8 +23,10 @@ module "ecs" {
       memory        = var.task_memory
       desired_count = var.desired_count
 
-      subnet_ids       = module.vpc.private_subnets
-      assign_public_ip = false
+      # Private subnets behind NAT by default; public subnets with a public IP when
+      # enable_nat_gateway = false (cheaper; ingress is still only from the ALB).
+      subnet_ids       = var.enable_nat_gateway ? module.vpc.private_subnets : module.vpc.public_subnets
+      assign_public_ip = !var.enable_nat_gateway
 
       load_balancer = {
         service = {

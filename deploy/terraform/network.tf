@@ -26,7 +26,7 @@ module "vpc" {
   create_database_subnet_group    = true
   create_elasticache_subnet_group = true
 
-  enable_nat_gateway     = true
+  enable_nat_gateway     = var.enable_nat_gateway
   single_nat_gateway     = !var.one_nat_gateway_per_az
   one_nat_gateway_per_az = var.one_nat_gateway_per_az
 

@@ -44,6 +44,12 @@ variable "azs" {
   default     = ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"]
 }
 
+variable "enable_nat_gateway" {
+  description = "Tasks in private subnets behind NAT (true), or in public subnets with a public IP and no NAT (false: saves about $45/month; the tasks' security group still admits only the ALB)."
+  type        = bool
+  default     = true
+}
+
 variable "one_nat_gateway_per_az" {
   description = "One NAT gateway per AZ (about $45/month each) instead of a single shared one."
   type        = bool
