@@ -116,3 +116,39 @@ fn a_provider_that_cannot_be_built_stops_the_router() {
     let err = Router::from_config(&load(TWO_REGIONS), &failing).expect_err("provider error");
     assert_eq!(err.path, "model_list (eastus-ptu)");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_two_region_example_of_docs_routing_md_loads() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/routing.md"))
+        .expect("docs/routing.md");
+    let yaml = doc
+        .split("```yaml")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .find(|block| block.contains("model_list:"))
+        .expect("a config example in docs/routing.md");
+    let config = Config::from_yaml(yaml, "docs/routing.md", &|name| {
+        Some(format!("test-value-of-{name}"))
+    })
+    .expect("the example is a valid config");
+    let router = Router::from_config(&config, &providers).expect("router");
+    assert_eq!(router.model_names(), ["gpt-4o", "gpt-4o-mini"]);
+    let ids: Vec<_> = router.deployments().into_iter().map(|d| d.id).collect();
+    assert_eq!(
+        ids,
+        [
+            "eastus-ptu",
+            "sweden-paygo",
+            "westus-paygo",
+            "gpt-4o-mini-3"
+        ]
+    );
+    assert_eq!(
+        router
+            .chat(&request("gpt-4o"))
+            .await
+            .expect("answer")
+            .deployment,
+        "eastus-ptu"
+    );
+}

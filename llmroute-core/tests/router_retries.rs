@@ -53,6 +53,24 @@ async fn a_429_with_retry_after_ms_moves_on_and_cools_the_first_for_exactly_that
         (Some(Duration::from_millis(1500)), None)
     );
 
+    let usage = router.usage().await;
+    assert_eq!(
+        (
+            usage[0].0.as_str(),
+            usage[0].1.cooldown,
+            usage[0].1.requests
+        ),
+        ("east", Some(Duration::from_millis(1500)), 1)
+    );
+    assert_eq!(
+        (
+            usage[1].0.as_str(),
+            usage[1].1.cooldown,
+            usage[1].1.requests
+        ),
+        ("west", None, 1)
+    );
+
     tokio::time::advance(Duration::from_millis(1499)).await;
     assert_eq!(
         router

@@ -159,6 +159,22 @@ impl Router {
             .map(|d| Arc::clone(&d.provider))
     }
 
+    /// Every deployment's usage this minute and remaining cooldown, from the counters
+    /// (for `/health/deployments`); empty usage when the counters are unavailable.
+    pub async fn usage(&self) -> Vec<(String, UsageSnapshot)> {
+        let ids: Vec<&str> = self
+            .inner
+            .groups
+            .iter()
+            .flat_map(|g| g.deployments.iter().map(|d| d.id.as_str()))
+            .collect();
+        let usage = match self.counters().snapshot(&ids).await {
+            Ok(usage) if usage.len() == ids.len() => usage,
+            _ => vec![UsageSnapshot::default(); ids.len()],
+        };
+        ids.into_iter().map(str::to_string).zip(usage).collect()
+    }
+
     /// The routing strategy in use.
     pub fn strategy(&self) -> Strategy {
         self.inner.settings.strategy

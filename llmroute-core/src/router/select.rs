@@ -14,7 +14,7 @@ use rand::Rng;
 use super::counters::UsageSnapshot;
 use super::deployment::Deployment;
 use super::strategy::Strategy;
-use crate::types::ChatRequest;
+use crate::types::{ChatRequest, Content};
 
 /// Chance that `latency-based-routing` tries a random deployment instead of the fastest.
 pub(crate) const LATENCY_EXPLORATION: f64 = 0.05;
@@ -42,7 +42,14 @@ pub(crate) fn estimate_tokens(req: &ChatRequest) -> u64 {
         .messages
         .iter()
         .filter_map(|m| m.content.as_ref())
-        .map(|c| c.joined_text().len())
+        .map(|c| match c {
+            Content::Text(text) => text.len(),
+            Content::Parts(parts) => parts
+                .iter()
+                .filter_map(|p| p.text.as_ref())
+                .map(String::len)
+                .sum(),
+        })
         .sum();
     (chars / 4) as u64 + 1 + u64::from(req.max_output_tokens().unwrap_or(0))
 }
@@ -215,5 +222,25 @@ fn random_among(
         0 => 0,
         1 => matching[0],
         n => matching[rng.gen_range(0..n)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Message;
+
+    #[test]
+    fn the_estimate_counts_prompt_text_and_the_output_limit() {
+        let mut req = ChatRequest::new(
+            "m",
+            vec![
+                Message::system("x".repeat(400)),
+                Message::user("y".repeat(400)),
+            ],
+        );
+        assert_eq!(estimate_tokens(&req), 201);
+        req.max_tokens = Some(1000);
+        assert_eq!(estimate_tokens(&req), 1201);
     }
 }
