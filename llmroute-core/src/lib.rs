@@ -32,5 +32,7 @@ pub mod types;
 
 pub use error::{Error, Result};
 pub use provider::{ChatStream, ChunkStream, Completion, Provider, UpstreamMeta};
-pub use router::{DeploymentInfo, DeploymentLimits, Counters, RouteError, Routed, Router, RouterBuilder, Strategy};
+pub use router::{
+    Counters, DeploymentInfo, DeploymentLimits, RouteError, Routed, Router, RouterBuilder, Strategy,
+};
 pub use secret::Secret;

@@ -152,3 +152,15 @@ async fn the_two_region_example_of_docs_routing_md_loads() {
         "eastus-ptu"
     );
 }
+
+#[test]
+fn the_router_and_its_futures_can_cross_threads() {
+    fn send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+    let router = Router::from_config(&load(TWO_REGIONS), &providers).expect("router");
+    send_sync(&router);
+    let req = request("gpt-4o");
+    send(router.chat(&req));
+    send(router.chat_stream(&req));
+    send(router.usage());
+}
