@@ -12,7 +12,9 @@ use llmroute_core::events::RequestRecord;
 use llmroute_core::types::Usage;
 
 use crate::gateway::Gateway;
-use crate::metrics::{DeploymentLabels, ModelLabels, RequestLabels, RouteLabels, TokenLabels, UpstreamErrorLabels};
+use crate::metrics::{
+    DeploymentLabels, ModelLabels, RequestLabels, RouteLabels, TokenLabels, UpstreamErrorLabels,
+};
 
 /// How a request ended.
 #[derive(Debug, Default, Clone)]
@@ -76,18 +78,34 @@ impl Ledger {
     ) -> Self {
         let known_model = gateway.routing().router.has_model(&model);
         Ledger {
-            inner: Some(Open { gateway, request_id, route, started, started_at, principal, model, known_model, stream }),
+            inner: Some(Open {
+                gateway,
+                request_id,
+                route,
+                started,
+                started_at,
+                principal,
+                model,
+                known_model,
+                stream,
+            }),
         }
     }
 
     /// When the request arrived.
     pub fn started(&self) -> Instant {
-        self.inner.as_ref().map(|o| o.started).unwrap_or_else(Instant::now)
+        self.inner
+            .as_ref()
+            .map(|o| o.started)
+            .unwrap_or_else(Instant::now)
     }
 
     /// The cost of `outcome`'s usage on its deployment (0 for a cache hit).
     pub fn cost_of(&self, outcome: &Outcome) -> f64 {
-        self.inner.as_ref().map(|o| o.cost_of(outcome)).unwrap_or(0.0)
+        self.inner
+            .as_ref()
+            .map(|o| o.cost_of(outcome))
+            .unwrap_or(0.0)
     }
 
     /// Records the end of the request: metrics, the log line, and the request record.
@@ -127,19 +145,36 @@ impl Open {
         let latency = self.started.elapsed();
         let cost = self.cost_of(&outcome);
         let m = &self.gateway.metrics;
-        let model_label = if self.known_model { self.model.clone() } else { "unknown".to_string() };
+        let model_label = if self.known_model {
+            self.model.clone()
+        } else {
+            "unknown".to_string()
+        };
         m.requests
-            .get_or_create(&RequestLabels { route: self.route, model: model_label.clone(), status: outcome.status })
+            .get_or_create(&RequestLabels {
+                route: self.route,
+                model: model_label.clone(),
+                status: outcome.status,
+            })
             .inc();
-        m.request_duration.get_or_create(&RouteLabels { route: self.route }).observe(latency.as_secs_f64());
+        m.request_duration
+            .get_or_create(&RouteLabels { route: self.route })
+            .observe(latency.as_secs_f64());
         if let Some(dep) = &outcome.deployment {
             if outcome.attempts > 0 {
                 m.upstream_duration
-                    .get_or_create(&DeploymentLabels { deployment: dep.clone() })
+                    .get_or_create(&DeploymentLabels {
+                        deployment: dep.clone(),
+                    })
                     .observe(outcome.upstream_time.as_secs_f64());
             }
             if let (Some(error), true) = (outcome.error, outcome.upstream_error) {
-                m.upstream_errors.get_or_create(&UpstreamErrorLabels { deployment: dep.clone(), error }).inc();
+                m.upstream_errors
+                    .get_or_create(&UpstreamErrorLabels {
+                        deployment: dep.clone(),
+                        error,
+                    })
+                    .inc();
             }
         }
         if !self.stream && outcome.attempts > 0 {
@@ -152,24 +187,42 @@ impl Open {
             m.client_disconnects.inc();
         }
         if let Some(ttft) = outcome.time_to_first_token {
-            m.time_to_first_token.get_or_create(&ModelLabels { model: model_label.clone() }).observe(ttft.as_secs_f64());
+            m.time_to_first_token
+                .get_or_create(&ModelLabels {
+                    model: model_label.clone(),
+                })
+                .observe(ttft.as_secs_f64());
         }
         if let Some(u) = &outcome.usage {
             let cached = u.cached_tokens();
-            for (kind, n) in [("prompt", u.prompt_tokens), ("cached", cached), ("completion", u.completion_tokens)] {
+            for (kind, n) in [
+                ("prompt", u.prompt_tokens),
+                ("cached", cached),
+                ("completion", u.completion_tokens),
+            ] {
                 if n > 0 {
-                    m.tokens.get_or_create(&TokenLabels { model: model_label.clone(), kind }).inc_by(n);
+                    m.tokens
+                        .get_or_create(&TokenLabels {
+                            model: model_label.clone(),
+                            kind,
+                        })
+                        .inc_by(n);
                 }
             }
         }
         if cost > 0.0 {
-            m.cost.get_or_create(&ModelLabels { model: model_label }).inc_by(cost);
+            m.cost
+                .get_or_create(&ModelLabels { model: model_label })
+                .inc_by(cost);
         }
         let record = RequestRecord {
             request_id: self.request_id,
             started_at: self.started_at,
             key_hash: self.principal.as_ref().map(|p| p.key_hash.clone()),
-            key_alias: self.principal.as_ref().and_then(|p| p.alias().map(str::to_string)),
+            key_alias: self
+                .principal
+                .as_ref()
+                .and_then(|p| p.alias().map(str::to_string)),
             model: self.model,
             deployment: outcome.deployment,
             upstream_model: outcome.upstream_model,

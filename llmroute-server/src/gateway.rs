@@ -95,7 +95,8 @@ impl Gateway {
     pub async fn build(config: Config, options: Options) -> Result<Arc<Gateway>, StartError> {
         let client = AzureClient::new().map_err(|e| StartError::Client(e.to_string()))?;
         let (master_key, master_key_source) =
-            master_key::resolve(config.general.master_key.as_ref(), &options.data_dir).map_err(StartError::MasterKey)?;
+            master_key::resolve(config.general.master_key.as_ref(), &options.data_dir)
+                .map_err(StartError::MasterKey)?;
         let master = MasterKeyAuth::new(master_key);
         let routing = build_routing(config, &client)?;
         let auth: Arc<dyn Authenticator> = Arc::new(master.clone());
@@ -149,12 +150,23 @@ pub fn make_provider(
 fn build_routing(config: Config, client: &AzureClient) -> Result<Routing, StartError> {
     let drop_params = config.drop_params;
     let router = Router::from_config(&config, &|d| make_provider(d, drop_params, client))?;
-    let created = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let models: Vec<ModelObject> =
-        config.model_names().into_iter().map(|name| ModelObject::new(name, "llmroute", created)).collect();
+    let created = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let models: Vec<ModelObject> = config
+        .model_names()
+        .into_iter()
+        .map(|name| ModelObject::new(name, "llmroute", created))
+        .collect();
     let model_json = models
         .iter()
-        .map(|m| (m.id.clone(), Bytes::from(serde_json::to_vec(m).unwrap_or_default())))
+        .map(|m| {
+            (
+                m.id.clone(),
+                Bytes::from(serde_json::to_vec(m).unwrap_or_default()),
+            )
+        })
         .collect();
     let models_json = Bytes::from(serde_json::to_vec(&ModelList::new(models)).unwrap_or_default());
     let azure_names = config

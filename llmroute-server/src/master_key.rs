@@ -22,19 +22,28 @@ pub enum MasterKeySource {
 }
 
 /// The master key and where it came from.
-pub fn resolve(configured: Option<&Secret>, data_dir: &Path) -> std::io::Result<(Secret, MasterKeySource)> {
+pub fn resolve(
+    configured: Option<&Secret>,
+    data_dir: &Path,
+) -> std::io::Result<(Secret, MasterKeySource)> {
     if let Some(key) = configured {
         return Ok((key.clone(), MasterKeySource::Config));
     }
     let path = data_dir.join("master_key");
     match std::fs::read_to_string(&path) {
-        Ok(text) if !text.trim().is_empty() => return Ok((Secret::new(text.trim()), MasterKeySource::File(path))),
+        Ok(text) if !text.trim().is_empty() => {
+            return Ok((Secret::new(text.trim()), MasterKeySource::File(path)))
+        }
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(with_path(e, &path, "reading")),
     }
-    std::fs::create_dir_all(data_dir).map_err(|e| with_path(e, data_dir, "creating the data folder"))?;
-    let key = format!("sk-{}", Alphanumeric.sample_string(&mut rand::rngs::OsRng, 48));
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| with_path(e, data_dir, "creating the data folder"))?;
+    let key = format!(
+        "sk-{}",
+        Alphanumeric.sample_string(&mut rand::rngs::OsRng, 48)
+    );
     write_private(&path, &key).map_err(|e| with_path(e, &path, "writing"))?;
     Ok((Secret::new(key), MasterKeySource::Created(path)))
 }
@@ -77,13 +86,19 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(data.join("master_key")).expect("meta").permissions().mode();
+            let mode = std::fs::metadata(data.join("master_key"))
+                .expect("meta")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let (again, source) = resolve(None, &data).expect("read");
         assert_eq!(again.expose(), key.expose());
         assert_eq!(source, MasterKeySource::File(data.join("master_key")));
         let (configured, source) = resolve(Some(&Secret::new("sk-cfg")), &data).expect("config");
-        assert_eq!((configured.expose(), source), ("sk-cfg", MasterKeySource::Config));
+        assert_eq!(
+            (configured.expose(), source),
+            ("sk-cfg", MasterKeySource::Config)
+        );
     }
 }

@@ -131,35 +131,81 @@ impl Metrics {
     pub fn new(extra: Vec<Arc<dyn ExtraMetrics>>) -> Self {
         let mut registry = Registry::with_prefix("llmroute");
         let requests = Family::default();
-        registry.register("requests", "Requests by route, model and status", requests.clone());
-        let request_duration = Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
-        registry.register("request_duration_seconds", "Total time in the gateway", request_duration.clone());
-        let upstream_duration = Family::<DeploymentLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
-        registry.register("upstream_duration_seconds", "Time waiting on upstreams", upstream_duration.clone());
+        registry.register(
+            "requests",
+            "Requests by route, model and status",
+            requests.clone(),
+        );
+        let request_duration = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Total time in the gateway",
+            request_duration.clone(),
+        );
+        let upstream_duration = Family::<DeploymentLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "upstream_duration_seconds",
+            "Time waiting on upstreams",
+            upstream_duration.clone(),
+        );
         let overhead = overhead_histogram();
         registry.register(
             "overhead_seconds",
             "The proxy's own time per request: total minus time waiting on upstreams",
             overhead.clone(),
         );
-        let time_to_first_token = Family::<ModelLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
-        registry.register("time_to_first_token_seconds", "Time until the first chunk reached the caller", time_to_first_token.clone());
+        let time_to_first_token = Family::<ModelLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "time_to_first_token_seconds",
+            "Time until the first chunk reached the caller",
+            time_to_first_token.clone(),
+        );
         let tokens = Family::default();
         registry.register("tokens", "Tokens by model and kind", tokens.clone());
         let cost = Family::default();
         registry.register("cost_dollars", "Spend in US dollars by model", cost.clone());
         let upstream_errors = Family::default();
-        registry.register("upstream_errors", "Upstream errors by deployment and kind", upstream_errors.clone());
+        registry.register(
+            "upstream_errors",
+            "Upstream errors by deployment and kind",
+            upstream_errors.clone(),
+        );
         let retried_requests = Counter::default();
-        registry.register("retried_requests", "Requests that needed more than one upstream attempt", retried_requests.clone());
+        registry.register(
+            "retried_requests",
+            "Requests that needed more than one upstream attempt",
+            retried_requests.clone(),
+        );
         let rejections = Family::default();
-        registry.register("rejections", "Requests refused by the gateway's own limits", rejections.clone());
+        registry.register(
+            "rejections",
+            "Requests refused by the gateway's own limits",
+            rejections.clone(),
+        );
         let client_disconnects = Counter::default();
-        registry.register("client_disconnects", "Streams whose caller went away before the end", client_disconnects.clone());
+        registry.register(
+            "client_disconnects",
+            "Streams whose caller went away before the end",
+            client_disconnects.clone(),
+        );
         let in_flight = Gauge::default();
-        registry.register("in_flight_requests", "Requests being served", in_flight.clone());
+        registry.register(
+            "in_flight_requests",
+            "Requests being served",
+            in_flight.clone(),
+        );
         let reloads = Family::default();
-        registry.register("config_reloads", "Config reloads by result", reloads.clone());
+        registry.register(
+            "config_reloads",
+            "Config reloads by result",
+            reloads.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -186,12 +232,15 @@ impl Metrics {
 
     /// Counts one rejection by the gateway's own limits.
     pub fn reject(&self, reason: &'static str) {
-        self.rejections.get_or_create(&ReasonLabels { reason }).inc();
+        self.rejections
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     /// Records the time spent in the proxy itself.
     pub fn observe_overhead(&self, total: Duration, upstream: Duration) {
-        self.overhead.observe(total.saturating_sub(upstream).as_secs_f64());
+        self.overhead
+            .observe(total.saturating_sub(upstream).as_secs_f64());
     }
 
     /// The Prometheus text of every series.

@@ -27,12 +27,22 @@ pub async fn run(args: ServerArgs) -> Result<(), StartError> {
     if let Some(warning) = config.unsupported_warning() {
         tracing::warn!("{warning}");
     }
-    let options = Options { source, data_dir: args.data_dir.clone() };
+    let options = Options {
+        source,
+        data_dir: args.data_dir.clone(),
+    };
     let gateway = Gateway::build(config, options).await?;
     announce_master_key(&gateway);
     let addr = format!("{}:{}", args.host, args.port);
-    let listener = TcpListener::bind(&addr).await.map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
-    let local = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
     let routing = gateway.routing();
     tracing::info!(
         address = %local,
@@ -50,7 +60,9 @@ pub async fn run(args: ServerArgs) -> Result<(), StartError> {
 fn announce_master_key(gw: &Gateway) {
     match &gw.master_key_source {
         MasterKeySource::Config => tracing::info!("master key: from general_settings.master_key"),
-        MasterKeySource::File(path) => tracing::info!(path = %path.display(), "master key: read from file"),
+        MasterKeySource::File(path) => {
+            tracing::info!(path = %path.display(), "master key: read from file")
+        }
         MasterKeySource::Created(path) => {
             tracing::warn!(path = %path.display(), "no master key configured: created one and stored it (mode 0600)");
             eprintln!(
@@ -65,7 +77,11 @@ fn announce_master_key(gw: &Gateway) {
 
 /// Serves connections from `listener` until `shutdown` resolves, then stops accepting
 /// and waits (up to the configured grace period) for in-flight requests and streams.
-pub async fn serve(gateway: Arc<Gateway>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     tokio::pin!(shutdown);
@@ -99,7 +115,10 @@ pub async fn serve(gateway: Arc<Gateway>, listener: TcpListener, shutdown: impl 
     }
     drop(listener);
     let grace = gateway.routing().config.general.graceful_shutdown;
-    tracing::info!(grace_seconds = grace.as_secs_f64(), "shutting down: no new connections; finishing in-flight requests");
+    tracing::info!(
+        grace_seconds = grace.as_secs_f64(),
+        "shutting down: no new connections; finishing in-flight requests"
+    );
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all connections finished"),
         _ = tokio::time::sleep(grace) => tracing::warn!("grace period over: closing the remaining connections"),
@@ -111,7 +130,10 @@ async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             let _ = tokio::signal::ctrl_c().await;
             return;
         };
@@ -130,11 +152,17 @@ async fn reload_on_sighup(gateway: Arc<Gateway>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
         while hup.recv().await.is_some() {
             match gateway.reload() {
                 Ok(()) => {
-                    gateway.metrics.reloads.get_or_create(&ReasonLabels { reason: "ok" }).inc();
+                    gateway
+                        .metrics
+                        .reloads
+                        .get_or_create(&ReasonLabels { reason: "ok" })
+                        .inc();
                     let routing = gateway.routing();
                     if let Some(w) = routing.config.unsupported_warning() {
                         tracing::warn!("{w}");
@@ -142,7 +170,11 @@ async fn reload_on_sighup(gateway: Arc<Gateway>) {
                     tracing::info!(models = ?routing.config.model_names(), "config reloaded");
                 }
                 Err(e) => {
-                    gateway.metrics.reloads.get_or_create(&ReasonLabels { reason: "failed" }).inc();
+                    gateway
+                        .metrics
+                        .reloads
+                        .get_or_create(&ReasonLabels { reason: "failed" })
+                        .inc();
                     tracing::error!(error = %e, "config reload failed; the previous config stays in use");
                 }
             }

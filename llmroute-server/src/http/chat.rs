@@ -30,7 +30,12 @@ pub enum ChatRoute {
 }
 
 /// Serves one chat completion, streamed or whole.
-pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, route: ChatRoute, request_id: String) -> Response<Body> {
+pub async fn handle(
+    gw: Arc<Gateway>,
+    req: Request<Incoming>,
+    route: ChatRoute,
+    request_id: String,
+) -> Response<Body> {
     let started = Instant::now();
     let started_at = SystemTime::now();
     let (principal, chat) = match admit(&gw, req, route).await {
@@ -39,7 +44,11 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, route: ChatRoute, 
             let model = "-".to_string();
             gw.metrics
                 .requests
-                .get_or_create(&RequestLabels { route: "chat_completions", model, status: err.status() })
+                .get_or_create(&RequestLabels {
+                    route: "chat_completions",
+                    model,
+                    status: err.status(),
+                })
                 .inc();
             return response::error(&err);
         }
@@ -70,7 +79,11 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, route: ChatRoute, 
 }
 
 /// Authentication, body, and the checks that need no upstream.
-async fn admit(gw: &Gateway, req: Request<Incoming>, route: ChatRoute) -> Result<(Principal, ChatRequest), Error> {
+async fn admit(
+    gw: &Gateway,
+    req: Request<Incoming>,
+    route: ChatRoute,
+) -> Result<(Principal, ChatRequest), Error> {
     let key = presented_key(req.headers())?;
     let principal = gw.auth.authenticate(key).await?;
     let routing = gw.routing();
@@ -81,10 +94,18 @@ async fn admit(gw: &Gateway, req: Request<Incoming>, route: ChatRoute) -> Result
         chat.model = routing.azure_names.get(&name).cloned().unwrap_or(name);
     }
     if chat.model.is_empty() {
-        return Err(Error::invalid("`model` is required: the model name from GET /v1/models", Some("model"), "missing_model"));
+        return Err(Error::invalid(
+            "`model` is required: the model name from GET /v1/models",
+            Some("model"),
+            "missing_model",
+        ));
     }
     if chat.messages.is_empty() {
-        return Err(Error::invalid("`messages` must hold at least one message", Some("messages"), "empty_messages"));
+        return Err(Error::invalid(
+            "`messages` must hold at least one message",
+            Some("messages"),
+            "empty_messages",
+        ));
     }
     if !routing.router.has_model(&chat.model) {
         return Err(Error::ModelNotFound { model: chat.model });
@@ -107,11 +128,18 @@ async fn admit(gw: &Gateway, req: Request<Incoming>, route: ChatRoute) -> Result
 fn routed_headers(resp: &mut Response<Body>, deployment: &str, group: &str, attempts: u32) {
     set_header(resp, "x-llmroute-deployment", deployment);
     set_header(resp, "x-llmroute-model-group", group);
-    resp.headers_mut().insert("x-llmroute-attempts", HeaderValue::from(attempts));
+    resp.headers_mut()
+        .insert("x-llmroute-attempts", HeaderValue::from(attempts));
 }
 
 fn whole_response(routed: Routed<Completion>, ledger: Ledger) -> Response<Body> {
-    let Routed { value, deployment, model_group, attempts, upstream_time } = routed;
+    let Routed {
+        value,
+        deployment,
+        model_group,
+        attempts,
+        upstream_time,
+    } = routed;
     let outcome = Outcome {
         status: 200,
         usage: value.response.usage.clone(),
@@ -134,8 +162,18 @@ fn whole_response(routed: Routed<Completion>, ledger: Ledger) -> Response<Body> 
     resp
 }
 
-fn stream_response(routed: Routed<ChatStream>, include_usage: bool, ledger: Ledger) -> Response<Body> {
-    let Routed { value, deployment, model_group, attempts, upstream_time } = routed;
+fn stream_response(
+    routed: Routed<ChatStream>,
+    include_usage: bool,
+    ledger: Ledger,
+) -> Response<Body> {
+    let Routed {
+        value,
+        deployment,
+        model_group,
+        attempts,
+        upstream_time,
+    } = routed;
     let outcome = Outcome {
         status: 200,
         deployment: Some(deployment.clone()),
@@ -145,7 +183,7 @@ fn stream_response(routed: Routed<ChatStream>, include_usage: bool, ledger: Ledg
         ..Outcome::default()
     };
     let body = SseBody::new(value.chunks, include_usage, ledger, outcome);
-    let mut resp = Response::new(StreamBody::new(body).boxed());
+    let mut resp = Response::new(StreamBody::new(body).boxed_unsync());
     let headers = resp.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -158,16 +196,23 @@ fn stream_response(routed: Routed<ChatStream>, include_usage: bool, ledger: Ledg
 }
 
 fn failure(failed: RouteError, ledger: Ledger) -> Response<Body> {
-    let RouteError { error, deployment, attempts, upstream_time } = failed;
+    let RouteError {
+        error,
+        deployment,
+        attempts,
+        upstream_time,
+    } = failed;
     let mut resp = response::error(&error);
     if attempts > 1 {
         // The gateway already retried upstream: an SDK retry would multiply the load.
-        resp.headers_mut().insert("x-should-retry", HeaderValue::from_static("false"));
+        resp.headers_mut()
+            .insert("x-should-retry", HeaderValue::from_static("false"));
     }
     if let Some(d) = &deployment {
         set_header(&mut resp, "x-llmroute-deployment", d);
     }
-    resp.headers_mut().insert("x-llmroute-attempts", HeaderValue::from(attempts));
+    resp.headers_mut()
+        .insert("x-llmroute-attempts", HeaderValue::from(attempts));
     ledger.close(Outcome {
         status: error.status(),
         error: Some(error.label()),

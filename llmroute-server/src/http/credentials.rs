@@ -6,19 +6,26 @@ use llmroute_core::Error;
 /// The key the caller presented, or the 401 that says what is wrong with the headers.
 pub fn presented_key(headers: &HeaderMap) -> Result<&str, Error> {
     if let Some(value) = headers.get(http::header::AUTHORIZATION) {
-        let text = value.to_str().map_err(|_| malformed("the Authorization header is not valid text"))?;
+        let text = value
+            .to_str()
+            .map_err(|_| malformed("the Authorization header is not valid text"))?;
         let (scheme, rest) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(malformed("the Authorization header must be `Bearer <key>`"));
         }
         let key = rest.trim();
         if key.is_empty() {
-            return Err(malformed("the Authorization header has `Bearer` but no key after it"));
+            return Err(malformed(
+                "the Authorization header has `Bearer` but no key after it",
+            ));
         }
         return Ok(key);
     }
     if let Some(value) = headers.get("api-key") {
-        let key = value.to_str().map_err(|_| malformed("the api-key header is not valid text"))?.trim();
+        let key = value
+            .to_str()
+            .map_err(|_| malformed("the api-key header is not valid text"))?
+            .trim();
         if key.is_empty() {
             return Err(malformed("the api-key header is empty"));
         }
@@ -51,17 +58,32 @@ mod tests {
 
     #[test]
     fn bearer_and_api_key_are_read() {
-        assert_eq!(presented_key(&headers(&[("authorization", "Bearer sk-1")])).ok(), Some("sk-1"));
-        assert_eq!(presented_key(&headers(&[("authorization", "bearer  sk-2 ")])).ok(), Some("sk-2"));
-        assert_eq!(presented_key(&headers(&[("api-key", "sk-3")])).ok(), Some("sk-3"));
+        assert_eq!(
+            presented_key(&headers(&[("authorization", "Bearer sk-1")])).ok(),
+            Some("sk-1")
+        );
+        assert_eq!(
+            presented_key(&headers(&[("authorization", "bearer  sk-2 ")])).ok(),
+            Some("sk-2")
+        );
+        assert_eq!(
+            presented_key(&headers(&[("api-key", "sk-3")])).ok(),
+            Some("sk-3")
+        );
     }
 
     #[test]
     fn each_failure_has_its_own_code() {
         let code = |h: HeaderMap| presented_key(&h).err().and_then(|e| e.code());
         assert_eq!(code(headers(&[])), Some("missing_api_key"));
-        assert_eq!(code(headers(&[("authorization", "Basic abc")])), Some("malformed_api_key"));
-        assert_eq!(code(headers(&[("authorization", "Bearer")])), Some("malformed_api_key"));
+        assert_eq!(
+            code(headers(&[("authorization", "Basic abc")])),
+            Some("malformed_api_key")
+        );
+        assert_eq!(
+            code(headers(&[("authorization", "Bearer")])),
+            Some("malformed_api_key")
+        );
         assert_eq!(code(headers(&[("api-key", "")])), Some("malformed_api_key"));
     }
 }

@@ -92,7 +92,9 @@ pub async fn model(gw: &Gateway, headers: &HeaderMap, id: &str) -> Response<Body
     }
     match gw.routing().model_json.get(id) {
         Some(bytes) => response::json_bytes(StatusCode::OK, bytes.clone()),
-        None => response::error(&Error::ModelNotFound { model: id.to_string() }),
+        None => response::error(&Error::ModelNotFound {
+            model: id.to_string(),
+        }),
     }
 }
 
@@ -125,7 +127,8 @@ pub async fn deployments(gw: Arc<Gateway>, headers: &HeaderMap) -> Response<Body
         }
     });
     let results: Vec<serde_json::Value> = futures::future::join_all(probes).await;
-    let (healthy, unhealthy): (Vec<_>, Vec<_>) = results.into_iter().partition(|r| r["healthy"] == true);
+    let (healthy, unhealthy): (Vec<_>, Vec<_>) =
+        results.into_iter().partition(|r| r["healthy"] == true);
     let body = json!({
         "healthy_count": healthy.len(),
         "unhealthy_count": unhealthy.len(),

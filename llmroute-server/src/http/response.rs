@@ -6,23 +6,28 @@ use std::convert::Infallible;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use http::{Response, StatusCode};
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use llmroute_core::Error;
 
 /// The body type of every response.
-pub type Body = BoxBody<Bytes, Infallible>;
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// A whole body from bytes.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).boxed()
+    Full::new(bytes.into()).boxed_unsync()
 }
 
 /// A response with `content-type` and a body.
-pub fn with_body(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+pub fn with_body(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
 
@@ -47,10 +52,16 @@ pub fn error(err: &Error) -> Response<Body> {
         let secs = after.as_secs_f64().ceil().max(1.0) as u64;
         let headers = resp.headers_mut();
         headers.insert(RETRY_AFTER, HeaderValue::from(secs));
-        headers.insert("retry-after-ms", HeaderValue::from(after.as_millis() as u64));
+        headers.insert(
+            "retry-after-ms",
+            HeaderValue::from(after.as_millis() as u64),
+        );
     }
-    if matches!(err, Error::BudgetExceeded { .. }) || (err.status() == 429 && !err.is_upstream() && err.retry_after().is_none()) {
-        resp.headers_mut().insert("x-should-retry", HeaderValue::from_static("false"));
+    if matches!(err, Error::BudgetExceeded { .. })
+        || (err.status() == 429 && !err.is_upstream() && err.retry_after().is_none())
+    {
+        resp.headers_mut()
+            .insert("x-should-retry", HeaderValue::from_static("false"));
     }
     resp
 }

@@ -19,7 +19,13 @@ fn request_id(req: &Request<Incoming>) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
-        .unwrap_or_else(|| format!("req-{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>()))
+        .unwrap_or_else(|| {
+            format!(
+                "req-{:016x}{:016x}",
+                rand::random::<u64>(),
+                rand::random::<u64>()
+            )
+        })
 }
 
 /// Serves one request.
@@ -50,7 +56,11 @@ impl Drop for InFlight {
 }
 
 fn not_allowed(method: &Method, path: &str, allowed: &'static str) -> Response<Body> {
-    let mut resp = response::error(&Error::MethodNotAllowed { method: method.to_string(), path: path.to_string(), allowed });
+    let mut resp = response::error(&Error::MethodNotAllowed {
+        method: method.to_string(),
+        path: path.to_string(),
+        allowed,
+    });
     if let Ok(v) = HeaderValue::from_str(allowed) {
         resp.headers_mut().insert(http::header::ALLOW, v);
     }
@@ -70,13 +80,29 @@ async fn dispatch(gw: Arc<Gateway>, req: Request<Incoming>, id: String) -> Respo
         "/robots.txt" if get => info::robots(&gw),
         "/metrics" if get => info::metrics(&gw),
         "/v1/models" | "/models" if get => info::models(&gw, req.headers()).await,
-        "/v1/chat/completions" | "/chat/completions" if post => chat::handle(gw, req, ChatRoute::OpenAi, id).await,
-        "/health" | "/health/liveliness" | "/health/liveness" | "/health/readiness" | "/health/deployments"
-        | "/robots.txt" | "/metrics" | "/v1/models" | "/models" => not_allowed(&method, &path, "GET"),
+        "/v1/chat/completions" | "/chat/completions" if post => {
+            chat::handle(gw, req, ChatRoute::OpenAi, id).await
+        }
+        "/health"
+        | "/health/liveliness"
+        | "/health/liveness"
+        | "/health/readiness"
+        | "/health/deployments"
+        | "/robots.txt"
+        | "/metrics"
+        | "/v1/models"
+        | "/models" => not_allowed(&method, &path, "GET"),
         "/v1/chat/completions" | "/chat/completions" => not_allowed(&method, &path, "POST"),
         _ => {
-            if let Some(id_part) = path.strip_prefix("/v1/models/").or_else(|| path.strip_prefix("/models/")) {
-                return if get { info::model(&gw, req.headers(), id_part).await } else { not_allowed(&method, &path, "GET") };
+            if let Some(id_part) = path
+                .strip_prefix("/v1/models/")
+                .or_else(|| path.strip_prefix("/models/"))
+            {
+                return if get {
+                    info::model(&gw, req.headers(), id_part).await
+                } else {
+                    not_allowed(&method, &path, "GET")
+                };
             }
             if let Some(name) = azure_deployment(&path) {
                 return if post {
@@ -85,14 +111,19 @@ async fn dispatch(gw: Arc<Gateway>, req: Request<Incoming>, id: String) -> Respo
                     not_allowed(&method, &path, "POST")
                 };
             }
-            response::error(&Error::RouteNotFound { method: method.to_string(), path })
+            response::error(&Error::RouteNotFound {
+                method: method.to_string(),
+                path,
+            })
         }
     }
 }
 
 /// The deployment name of `/openai/deployments/{name}/chat/completions`.
 fn azure_deployment(path: &str) -> Option<String> {
-    let name = path.strip_prefix("/openai/deployments/")?.strip_suffix("/chat/completions")?;
+    let name = path
+        .strip_prefix("/openai/deployments/")?
+        .strip_suffix("/chat/completions")?;
     (!name.is_empty() && !name.contains('/')).then(|| name.to_string())
 }
 
@@ -102,9 +133,21 @@ mod tests {
 
     #[test]
     fn azure_paths_name_the_deployment() {
-        assert_eq!(azure_deployment("/openai/deployments/gpt-4o/chat/completions").as_deref(), Some("gpt-4o"));
-        assert_eq!(azure_deployment("/openai/deployments//chat/completions"), None);
-        assert_eq!(azure_deployment("/openai/deployments/a/b/chat/completions"), None);
-        assert_eq!(azure_deployment("/openai/deployments/gpt-4o/completions"), None);
+        assert_eq!(
+            azure_deployment("/openai/deployments/gpt-4o/chat/completions").as_deref(),
+            Some("gpt-4o")
+        );
+        assert_eq!(
+            azure_deployment("/openai/deployments//chat/completions"),
+            None
+        );
+        assert_eq!(
+            azure_deployment("/openai/deployments/a/b/chat/completions"),
+            None
+        );
+        assert_eq!(
+            azure_deployment("/openai/deployments/gpt-4o/completions"),
+            None
+        );
     }
 }

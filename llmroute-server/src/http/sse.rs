@@ -32,7 +32,12 @@ pub struct SseBody {
 impl SseBody {
     /// Wraps an open upstream stream; `outcome` holds what is known so far (deployment,
     /// attempts, upstream time until the stream opened).
-    pub fn new(upstream: ChunkStream, include_usage: bool, ledger: Ledger, outcome: Outcome) -> Self {
+    pub fn new(
+        upstream: ChunkStream,
+        include_usage: bool,
+        ledger: Ledger,
+        outcome: Outcome,
+    ) -> Self {
         SseBody {
             upstream,
             include_usage,
@@ -123,7 +128,9 @@ impl Stream for SseBody {
                 Poll::Ready(None) => {
                     this.done = true;
                     this.close(false);
-                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"data: [DONE]\n\n")))));
+                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
+                        b"data: [DONE]\n\n",
+                    )))));
                 }
             }
         }

@@ -59,14 +59,22 @@ impl Server {
             match rx.recv_timeout(Duration::from_secs(20)) {
                 Ok(line) => {
                     if line.contains("llmroute-server ready") {
-                        let v: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+                        let v: serde_json::Value =
+                            serde_json::from_str(&line).expect("json log line");
                         let addr = v["address"].as_str().expect("address").to_string();
-                        return Server { child, base: format!("http://{addr}"), dir, config_path, log: rx };
+                        return Server {
+                            child,
+                            base: format!("http://{addr}"),
+                            dir,
+                            config_path,
+                            log: rx,
+                        };
                     }
                     seen.push(line);
                 }
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     panic!("server did not become ready; its log:\n{}", seen.join("\n"));
                 }
             }
@@ -80,7 +88,11 @@ impl Server {
 
     /// Sends a signal (`TERM`, `HUP`, ...) to the process.
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().expect("kill");
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
         assert!(status.success());
     }
 
@@ -119,7 +131,10 @@ impl Drop for Server {
 
 /// An HTTP client that does not pool (each test talks to its own server).
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
 }
 
 /// A config with the mock model and the test master key, plus `extra_models` entries.
