@@ -247,7 +247,7 @@ mod tests {
     fn splits_on_every_line_break_form() {
         let mut p = SseParser::new();
         p.feed(b"data: a\n\ndata: b\r\n\r\ndata: c\r\rdata: d\n\n")
-            .unwrap();
+            .expect("test input");
         assert_eq!(all(&mut p), ["a", "b", "c", "d"]);
     }
 
@@ -255,8 +255,8 @@ mod tests {
     fn joins_multi_line_data_and_skips_comments() {
         let mut p = SseParser::new();
         p.feed(b": ping\n\ndata: one\ndata:two\nevent: error\nid: 7\n\n")
-            .unwrap();
-        let ev = p.next_event().unwrap();
+            .expect("test input");
+        let ev = p.next_event().expect("test input");
         assert_eq!(ev.data, "one\ntwo");
         assert_eq!(ev.event.as_deref(), Some("error"));
         assert_eq!(ev.id.as_deref(), Some("7"));
@@ -266,11 +266,11 @@ mod tests {
     #[test]
     fn crlf_split_across_feeds_is_one_line_end() {
         let mut p = SseParser::new();
-        p.feed(b"data: x\r").unwrap();
+        p.feed(b"data: x\r").expect("test input");
         assert!(p.next_event().is_none());
-        p.feed(b"\n\r").unwrap();
-        assert_eq!(p.next_event().unwrap().data, "x");
-        p.feed(b"\ndata: y\r\n\r\n").unwrap();
+        p.feed(b"\n\r").expect("test input");
+        assert_eq!(p.next_event().expect("test input").data, "x");
+        p.feed(b"\ndata: y\r\n\r\n").expect("test input");
         assert_eq!(all(&mut p), ["y"]);
     }
 
@@ -279,7 +279,7 @@ mod tests {
         let text = "data: Olá ✓\n\n".as_bytes();
         let mut p = SseParser::new();
         for b in text {
-            p.feed(std::slice::from_ref(b)).unwrap();
+            p.feed(std::slice::from_ref(b)).expect("test input");
         }
         assert_eq!(all(&mut p), ["Olá ✓"]);
     }
@@ -287,9 +287,9 @@ mod tests {
     #[test]
     fn finish_returns_an_unterminated_event() {
         let mut p = SseParser::new();
-        p.feed(b"data: [DONE]").unwrap();
+        p.feed(b"data: [DONE]").expect("test input");
         assert!(p.next_event().is_none());
-        assert!(p.finish().unwrap().is_done());
+        assert!(p.finish().expect("test input").is_done());
         assert!(p.finish().is_none());
     }
 
