@@ -51,7 +51,7 @@ resource "aws_lb_listener" "https" {
   port              = 443
   protocol          = "HTTPS"
   ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn   = var.certificate_arn != "" ? var.certificate_arn : aws_acm_certificate_validation.app[0].certificate_arn
+  certificate_arn   = var.certificate_arn != "" ? var.certificate_arn : one(aws_acm_certificate_validation.app[*].certificate_arn)
 
   default_action {
     type             = "forward"

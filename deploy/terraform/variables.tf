@@ -139,7 +139,11 @@ variable "log_retention_days" {
 variable "azure_api_base" {
   description = "Azure OpenAI endpoint, e.g. https://my-resource.openai.azure.com (not a secret)."
   type        = string
-  default     = ""
+
+  validation {
+    condition     = can(regex("^https://", var.azure_api_base))
+    error_message = "azure_api_base must be the https:// endpoint of the Azure OpenAI resource, e.g. https://my-resource.openai.azure.com."
+  }
 }
 
 variable "azure_deployment" {
