@@ -121,7 +121,7 @@ module "ecs" {
             { name = "PORT", value = tostring(var.container_port) },
             { name = "LLMROUTE_DATA_DIR", value = "/tmp" },
             { name = "AZURE_API_BASE", value = var.azure_api_base },
-            { name = "RUST_LOG", value = "info" },
+            { name = "LLMROUTE_LOG", value = "info" },
           ]
 
           secrets = [

@@ -207,8 +207,8 @@ fn secret_from_elsewhere_is_reported() {
 fn credential_in_plain_environment_is_reported() {
     let s = mutated(
         "ecs.tf",
-        "{ name = \"RUST_LOG\", value = \"info\" },",
-        "{ name = \"RUST_LOG\", value = \"info\" },\n { name = \"AZURE_API_KEY\", value = \"abc\" },",
+        "{ name = \"LLMROUTE_LOG\", value = \"info\" },",
+        "{ name = \"LLMROUTE_LOG\", value = \"info\" },\n { name = \"AZURE_API_KEY\", value = \"abc\" },",
     );
     fails(
         modules::secrets_from_secrets_manager,
