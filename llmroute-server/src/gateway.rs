@@ -35,6 +35,9 @@ pub enum StartError {
     /// The HTTP client for upstreams could not be created.
     #[error("creating the upstream HTTP client: {0}")]
     Client(String),
+    /// A signal handler could not be installed.
+    #[error("{0}")]
+    Signal(String),
     /// The listening socket could not be opened.
     #[error("cannot listen on {addr}: {source}; is another process using the port? choose another with --port or PORT")]
     Bind {

@@ -43,6 +43,9 @@ pub async fn run(args: ServerArgs) -> Result<(), StartError> {
     let local = listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
+    // Signal handlers exist before "ready": a SIGTERM right after start is graceful too.
+    let shutdown = shutdown_signal()?;
+    reload_on_sighup(gateway.clone())?;
     let routing = gateway.routing();
     tracing::info!(
         address = %local,
@@ -52,8 +55,7 @@ pub async fn run(args: ServerArgs) -> Result<(), StartError> {
         "llmroute-server ready"
     );
     drop(routing);
-    tokio::spawn(reload_on_sighup(gateway.clone()));
-    serve(gateway, listener, shutdown_signal()).await;
+    serve(gateway, listener, shutdown).await;
     Ok(())
 }
 
@@ -126,60 +128,71 @@ pub async fn serve(
     gateway.flush().await;
 }
 
-async fn shutdown_signal() {
+/// A future that resolves on SIGTERM or SIGINT; the handlers are installed now.
+fn shutdown_signal() -> Result<impl Future<Output = ()>, StartError> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+        let install = |kind: SignalKind, name: &str| {
+            signal(kind)
+                .map_err(|e| StartError::Signal(format!("installing the {name} handler: {e}")))
         };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received"),
-            _ = int.recv() => tracing::info!("SIGINT received"),
-        }
+        let mut term = install(SignalKind::terminate(), "SIGTERM")?;
+        let mut int = install(SignalKind::interrupt(), "SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received"),
+                _ = int.recv() => tracing::info!("SIGINT received"),
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
-async fn reload_on_sighup(gateway: Arc<Gateway>) {
+/// Reloads the config on every SIGHUP (handler installed now, served by a task).
+fn reload_on_sighup(gateway: Arc<Gateway>) -> Result<(), StartError> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            return;
-        };
-        while hup.recv().await.is_some() {
-            match gateway.reload() {
-                Ok(()) => {
-                    gateway
-                        .metrics
-                        .reloads
-                        .get_or_create(&ReasonLabels { reason: "ok" })
-                        .inc();
-                    let routing = gateway.routing();
-                    if let Some(w) = routing.config.unsupported_warning() {
-                        tracing::warn!("{w}");
-                    }
-                    tracing::info!(models = ?routing.config.model_names(), "config reloaded");
-                }
-                Err(e) => {
-                    gateway
-                        .metrics
-                        .reloads
-                        .get_or_create(&ReasonLabels { reason: "failed" })
-                        .inc();
-                    tracing::error!(error = %e, "config reload failed; the previous config stays in use");
-                }
+        let mut hup = signal(SignalKind::hangup())
+            .map_err(|e| StartError::Signal(format!("installing the SIGHUP handler: {e}")))?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                reload(&gateway);
             }
-        }
+        });
     }
     #[cfg(not(unix))]
     let _ = gateway;
+    Ok(())
+}
+
+fn reload(gateway: &Gateway) {
+    match gateway.reload() {
+        Ok(()) => {
+            gateway
+                .metrics
+                .reloads
+                .get_or_create(&ReasonLabels { reason: "ok" })
+                .inc();
+            let routing = gateway.routing();
+            if let Some(w) = routing.config.unsupported_warning() {
+                tracing::warn!("{w}");
+            }
+            tracing::info!(models = ?routing.config.model_names(), "config reloaded");
+        }
+        Err(e) => {
+            gateway
+                .metrics
+                .reloads
+                .get_or_create(&ReasonLabels { reason: "failed" })
+                .inc();
+            tracing::error!(error = %e, "config reload failed; the previous config stays in use");
+        }
+    }
 }

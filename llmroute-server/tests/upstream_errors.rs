@@ -1,0 +1,186 @@
+//! Every upstream failure of the fake Azure, as a caller of the server sees it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use llmroute_azure::fake::{FakeAzure, FakeConfig, Fault};
+use serde_json::Value;
+
+async fn setup(retries: u32) -> (FakeAzure, Server) {
+    let fake = FakeAzure::start(FakeConfig {
+        deployments: vec!["gpt4o-prod".to_string()],
+        ..FakeConfig::default()
+    })
+    .await
+    .expect("fake");
+    let config = format!(
+        "model_list:\n  - model_name: gpt-4o\n    litellm_params: {{model: azure/gpt4o-prod, api_base: {}, api_key: fake-azure-key}}\n\
+         router_settings: {{num_retries: {retries}, timeout: 5}}\ngeneral_settings: {{master_key: {MASTER_KEY}}}\n",
+        fake.base_url()
+    );
+    (fake, Server::start(&config))
+}
+
+async fn failing(fault: Fault) -> (u16, Value, reqwest::header::HeaderMap) {
+    let (fake, server) = setup(0).await;
+    fake.push_fault(fault);
+    let resp = post_chat(&server, &chat_body("gpt-4o", "hi", false)).await;
+    let headers = resp.headers().clone();
+    let (status, err) = error_of(resp).await;
+    (status, err, headers)
+}
+
+#[tokio::test]
+async fn upstream_401_says_key_or_region() {
+    let (status, err, _) = failing(Fault::Unauthorized).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (401, Some("upstream_auth_failed"))
+    );
+    let msg = err["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("regional endpoint") || msg.contains("region"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn deployment_not_found_and_resource_not_found_are_told_apart() {
+    let (status, err, _) = failing(Fault::DeploymentNotFound).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (404, Some("DeploymentNotFound"))
+    );
+    let (status, err, _) = failing(Fault::ResourceNotFound).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (404, Some("resource_not_found"))
+    );
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("api-version"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_passes_retry_after_on() {
+    let (status, err, headers) = failing(Fault::RateLimited {
+        retry_after_secs: Some(12),
+        retry_after_ms: Some(11500),
+    })
+    .await;
+    assert_eq!(
+        (status, err["type"].as_str()),
+        (429, Some("rate_limit_error"))
+    );
+    assert_eq!(
+        headers.get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("12")
+    );
+    assert_eq!(
+        headers.get("retry-after-ms").and_then(|v| v.to_str().ok()),
+        Some("11500")
+    );
+}
+
+#[tokio::test]
+async fn content_filter_is_a_400_with_azures_details() {
+    let (status, err, _) = failing(Fault::ContentFilter).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (400, Some("content_filter"))
+    );
+    assert!(
+        err.get("innererror").is_some(),
+        "filter results kept: {err}"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_pass_their_status() {
+    let (status, err, _) = failing(Fault::ServerError(503)).await;
+    assert_eq!(
+        (status, err["type"].as_str()),
+        (503, Some("upstream_error"))
+    );
+    let (status, _, _) = failing(Fault::ServerError(500)).await;
+    assert_eq!(status, 500);
+}
+
+#[tokio::test]
+async fn a_retried_failure_tells_sdks_not_to_retry_again() {
+    let (fake, server) = setup(2).await;
+    fake.push_faults(Fault::ServerError(503), 3);
+    let resp = post_chat(&server, &chat_body("gpt-4o", "hi", false)).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        resp.headers()
+            .get("x-should-retry")
+            .and_then(|v| v.to_str().ok()),
+        Some("false")
+    );
+    assert_eq!(
+        resp.headers()
+            .get("x-llmroute-attempts")
+            .and_then(|v| v.to_str().ok()),
+        Some("3")
+    );
+    assert_eq!(fake.calls(), 3);
+}
+
+#[tokio::test]
+async fn a_stream_cut_before_done_ends_with_an_error_event() {
+    let (fake, server) = setup(0).await;
+    fake.push_fault(Fault::CutStream { after_events: 4 });
+    let resp = post_chat(&server, &chat_body("gpt-4o", "hi", true)).await;
+    assert_eq!(resp.status(), 200);
+    let events = sse_events(&resp.text().await.expect("body"));
+    let last: Value = serde_json::from_str(events.last().expect("events")).expect("json");
+    assert_eq!(last["error"]["code"], "upstream_protocol_error", "{last}");
+    assert!(!events.iter().any(|e| e == "[DONE]"));
+}
+
+#[tokio::test]
+async fn a_slow_first_byte_past_the_timeout_is_a_408() {
+    let (fake, server) = setup(0).await;
+    fake.push_fault(Fault::DelayFirstByte(Duration::from_secs(8)));
+    let started = std::time::Instant::now();
+    let resp = post_chat(&server, &chat_body("gpt-4o", "hi", false)).await;
+    assert_eq!(resp.status(), 408);
+    assert!(
+        started.elapsed() < Duration::from_secs(7),
+        "timeout honoured: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn health_deployments_probes_upstream_with_the_master_key_only() {
+    let (_fake, server) = setup(0).await;
+    let c = client();
+    let v: Value = c
+        .get(server.url("/health/deployments"))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (v["healthy_count"].as_u64(), v["unhealthy_count"].as_u64()),
+        (Some(1), Some(0)),
+        "{v}"
+    );
+    let resp = c
+        .get(server.url("/health/deployments"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 401);
+}
