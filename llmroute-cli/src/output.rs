@@ -118,7 +118,7 @@ impl Drop for Spinner {
 ///
 /// ```
 /// let t = llmroute_cli::output::table(&["name", "n"], &[vec!["a".into(), "10".into()]]);
-/// assert_eq!(t, "name   n\na     10\n");
+/// assert_eq!(t, "name  n\na     10\n");
 /// ```
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let cols = header.len();
