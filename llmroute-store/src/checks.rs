@@ -111,9 +111,9 @@ mod tests {
             Some("key_expired")
         );
         k.blocked = true;
-        let e = check_key(&k, at(100)).err().expect("blocked");
+        let e = check_key(&k, at(100)).expect_err("blocked");
         assert_eq!((e.status(), e.code()), (403, Some("key_blocked")));
-        let e = check_model(&k, "gpt-4o-mini").err().expect("not allowed");
+        let e = check_model(&k, "gpt-4o-mini").expect_err("not allowed");
         assert_eq!(e.code(), Some("model_not_allowed"));
         assert!(e.to_string().contains("gpt-4o") && e.to_string().contains("team-a"));
     }
@@ -125,7 +125,7 @@ mod tests {
             spend: 1.0,
             ..Default::default()
         };
-        let e = check_budget(&k, at(10)).err().expect("over");
+        let e = check_budget(&k, at(10)).expect_err("over");
         assert_eq!((e.status(), e.code()), (400, Some("budget_exceeded")));
         k.budget_duration = Some("1d".into());
         k.budget_reset_at = Some(5);

@@ -229,7 +229,7 @@ async fn key_auth_refuses_unknown_expired_and_blocked_keys_with_their_codes() {
         let ok = store.create_key(NewKey::default()).await.unwrap();
         let p = auth.authenticate(ok.key.expose()).await.unwrap();
         assert!(!p.is_master());
-        store.delete_keys(&[p.key_hash.clone()]).await.unwrap();
+        store.delete_keys(std::slice::from_ref(&p.key_hash)).await.unwrap();
         auth.invalidate(&p.key_hash).await;
         assert_eq!(
             auth.authenticate(ok.key.expose()).await.unwrap_err().code(),
