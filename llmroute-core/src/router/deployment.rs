@@ -176,3 +176,46 @@ impl Drop for InFlight {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_flight_counts_until_the_guard_is_dropped() {
+        let stats = Arc::new(Stats::default());
+        let first = stats.start();
+        let second = stats.start();
+        assert_eq!(stats.in_flight(), 2);
+        drop(first);
+        assert_eq!(stats.in_flight(), 1);
+        drop(second);
+        assert_eq!(stats.in_flight(), 0);
+    }
+
+    #[test]
+    fn latency_is_a_moving_average_starting_at_the_first_sample() {
+        let stats = Stats::default();
+        assert_eq!(stats.latency(), None);
+        stats.record_latency(Duration::from_millis(100));
+        assert_eq!(stats.latency(), Some(0.1));
+        stats.record_latency(Duration::from_millis(200));
+        let avg = stats.latency().expect("measured");
+        assert!((avg - 0.13).abs() < 1e-9, "{avg}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reported_headroom_goes_stale() {
+        let stats = Stats::default();
+        stats.record_meta(&UpstreamMeta {
+            remaining_requests: Some(7),
+            remaining_tokens: Some(9000),
+            ..Default::default()
+        });
+        assert_eq!(stats.remaining(), (Some(7), Some(9000)));
+        tokio::time::advance(REMAINING_REQUESTS_TTL).await;
+        assert_eq!(stats.remaining(), (None, Some(9000)));
+        tokio::time::advance(REMAINING_TOKENS_TTL).await;
+        assert_eq!(stats.remaining(), (None, None));
+    }
+}
