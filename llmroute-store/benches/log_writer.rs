@@ -97,7 +97,16 @@ async fn admin() -> tokio_postgres::Client {
 #[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --benches` lists; nothing to list here
+        return; // nothing to list
+    }
+    if !std::env::args().any(|a| a == "--bench") {
+        // Run by `cargo test --all-targets`: a quick smoke run on SQLite only.
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = open_with(StoreOptions::new(None, dir.path()))
+            .await
+            .unwrap();
+        run("sqlite", sqlite, 2_000, 500).await;
+        return;
     }
     let rows: u64 = std::env::var("LLMROUTE_BENCH_ROWS")
         .ok()
