@@ -18,6 +18,7 @@
 //! ```
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod cost;
 pub mod error;
