@@ -46,6 +46,8 @@ where
         labels,
         chunks_seen: 0,
         finished: false,
+        done: false,
+        drained: 0,
     })
 }
 
@@ -98,20 +100,40 @@ struct Chunks<S> {
     labels: Arc<StreamLabels>,
     chunks_seen: usize,
     finished: bool,
+    /// `[DONE]` was seen: the rest of the body is read and discarded so the connection
+    /// can go back to the pool.
+    done: bool,
+    drained: usize,
+}
+
+/// How much is read after `[DONE]` before giving up on reusing the connection.
+const DRAIN_LIMIT: usize = 64 * 1024;
+
+/// What [`Chunks::drain`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum Drained {
+    /// Needs more bytes.
+    More,
+    /// `data: [DONE]`.
+    Done,
+    /// An error was queued; the stream ends.
+    Failed,
 }
 
 impl<S> Chunks<S> {
-    /// Moves every complete event out of the parser. Returns true at `[DONE]` or error.
-    fn drain(&mut self, eof: bool) -> bool {
+    /// Moves every complete event out of the parser, up to `[DONE]` or an error.
+    fn drain(&mut self, eof: bool) -> Drained {
         loop {
             let event = if eof {
                 self.parser.finish()
             } else {
                 self.parser.next_event()
             };
-            let Some(event) = event else { return false };
+            let Some(event) = event else {
+                return Drained::More;
+            };
             if event.is_done() {
-                return true;
+                return Drained::Done;
             }
             if event.data.is_empty() {
                 continue;
@@ -123,7 +145,7 @@ impl<S> Chunks<S> {
                 {
                     self.ready
                         .push_back(Err(map_stream_error(event.data.as_bytes(), &self.ctx())));
-                    return true;
+                    return Drained::Failed;
                 }
                 Ok(chunk) => {
                     self.chunks_seen += 1;
@@ -136,7 +158,7 @@ impl<S> Chunks<S> {
                 Err(_) if event.event.as_deref() == Some("error") => {
                     self.ready
                         .push_back(Err(map_stream_error(event.data.as_bytes(), &self.ctx())));
-                    return true;
+                    return Drained::Failed;
                 }
                 Err(e) => {
                     self.ready.push_back(Err(Error::UpstreamProtocol {
@@ -146,7 +168,7 @@ impl<S> Chunks<S> {
                             event.data.chars().take(200).collect::<String>()
                         ),
                     }));
-                    return true;
+                    return Drained::Failed;
                 }
             }
         }
@@ -179,7 +201,18 @@ where
             if this.finished {
                 return Poll::Ready(None);
             }
-            match this.bytes.as_mut().poll_next(cx) {
+            let polled = this.bytes.as_mut().poll_next(cx);
+            if this.done {
+                match polled {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(Ok(rest))) if this.drained + rest.len() <= DRAIN_LIMIT => {
+                        this.drained += rest.len();
+                    }
+                    Poll::Ready(_) => this.finished = true,
+                }
+                continue;
+            }
+            match polled {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(bytes))) => {
                     if let Err(e) = this.parser.feed(&bytes) {
@@ -189,7 +222,11 @@ where
                         }));
                         continue;
                     }
-                    this.finished = this.drain(false);
+                    match this.drain(false) {
+                        Drained::More => {}
+                        Drained::Done => this.done = true,
+                        Drained::Failed => this.finished = true,
+                    }
                 }
                 Poll::Ready(Some(Err(e))) => {
                     let e: BodyError = e.into();
@@ -206,7 +243,7 @@ where
                 }
                 Poll::Ready(None) => {
                     this.finished = true;
-                    if !this.drain(true) {
+                    if this.drain(true) == Drained::More {
                         this.ready.push_back(Err(Error::UpstreamProtocol {
                             message: format!(
                                 "stream truncated: Azure deployment {} closed the stream after {} chunks \

@@ -262,3 +262,25 @@ async fn eof_without_done_on_recorded_bytes_is_truncation() {
         matches!(&items[1], Err(Error::UpstreamProtocol { message }) if message.contains("stream truncated"))
     );
 }
+
+#[tokio::test]
+async fn finished_streams_give_their_connection_back_to_the_pool() {
+    let fake = fake_with(FakeConfig {
+        deployments: vec!["d".into()],
+        chunk_delay: Duration::from_millis(1),
+        ..FakeConfig::default()
+    })
+    .await;
+    let p = provider(&deployment(&fake.base_url(), "d"), false);
+    for _ in 0..5 {
+        let chunks = collect(&p, &hello()).await;
+        assert!(chunks.iter().all(|c| c.is_ok()));
+        assert!(p.chat(&hello()).await.is_ok());
+    }
+    assert_eq!(fake.calls(), 10);
+    assert_eq!(
+        fake.connections(),
+        1,
+        "every request reused one pooled connection"
+    );
+}

@@ -184,6 +184,7 @@ pub(crate) struct State {
     calls: AtomicU64,
     calls_by_deployment: HashMap<String, AtomicU64>,
     pub(crate) token_requests: AtomicU64,
+    pub(crate) connections: AtomicU64,
     faults: Mutex<VecDeque<(Option<String>, Fault)>>,
     pending_faults: AtomicUsize,
     pub(crate) tokens: Mutex<HashMap<String, Instant>>,
@@ -256,6 +257,7 @@ impl FakeAzure {
             calls: AtomicU64::new(0),
             calls_by_deployment,
             token_requests: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             faults: Mutex::new(VecDeque::new()),
             pending_faults: AtomicUsize::new(0),
             tokens: Mutex::new(HashMap::new()),
@@ -292,6 +294,11 @@ impl FakeAzure {
             .calls_by_deployment
             .get(deployment)
             .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// TCP connections accepted so far (to check that clients reuse pooled connections).
+    pub fn connections(&self) -> u64 {
+        self.state.connections.load(Ordering::Relaxed)
     }
 
     /// Requests received by the token endpoint.

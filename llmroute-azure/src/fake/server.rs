@@ -80,6 +80,7 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<State>) {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _)) => {
+                    state.connections.fetch_add(1, Ordering::Relaxed);
                     let _ = tcp.set_nodelay(true);
                     connections.spawn(connection(tcp, state.clone()));
                 }
