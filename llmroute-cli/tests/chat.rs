@@ -12,25 +12,64 @@ const MASTER: &str = "sk-cli-test-master-0123456789";
 async fn embedded_streamed_and_not() {
     let fake = fake_azure().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(dir.path(), &fake, "gpt-4o", "fake-azure-key", "2024-10-21", "");
+    let cfg = write_config(
+        dir.path(),
+        &fake,
+        "gpt-4o",
+        "fake-azure-key",
+        "2024-10-21",
+        "",
+    );
     let cfg = cfg.to_str().expect("utf8");
 
-    let r = llmroute(dir.path(), &["chat", "--config", cfg, "Say hi"], &[]).await.ok();
+    let r = llmroute(dir.path(), &["chat", "--config", cfg, "Say hi"], &[])
+        .await
+        .ok();
     assert_eq!(r.stdout.trim(), ANSWER);
-    assert!(r.stderr.contains("12 in +") && r.stderr.contains("tokens") && r.stderr.contains("first token"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("12 in +")
+            && r.stderr.contains("tokens")
+            && r.stderr.contains("first token"),
+        "{}",
+        r.stderr
+    );
     let body = fake.last_request().expect("request").json();
     assert_eq!(body["stream"], true);
 
-    let r = llmroute(dir.path(), &["chat", "--config", cfg, "--no-stream", "-s", "be brief", "Say hi"], &[]).await.ok();
+    let r = llmroute(
+        dir.path(),
+        &[
+            "chat",
+            "--config",
+            cfg,
+            "--no-stream",
+            "-s",
+            "be brief",
+            "Say hi",
+        ],
+        &[],
+    )
+    .await
+    .ok();
     assert_eq!(r.stdout.trim(), ANSWER);
     assert!(r.stderr.contains("deployment gpt-4o-0"), "{}", r.stderr);
     let body = fake.last_request().expect("request").json();
     assert_eq!(body["messages"][0]["role"], "system");
     assert!(body.get("stream").is_none_or(|s| s == false));
 
-    let r = llmroute_stdin(dir.path(), &["chat", "--config", cfg, "--json", "-"], &[], Some("from stdin\n")).await.ok();
+    let r = llmroute_stdin(
+        dir.path(),
+        &["chat", "--config", cfg, "--json", "-"],
+        &[],
+        Some("from stdin\n"),
+    )
+    .await
+    .ok();
     assert_eq!(r.json()["choices"][0]["message"]["content"], ANSWER);
-    assert_eq!(fake.last_request().expect("request").json()["messages"][0]["content"], "from stdin");
+    assert_eq!(
+        fake.last_request().expect("request").json()["messages"][0]["content"],
+        "from stdin"
+    );
     assert_eq!(fake.calls(), 3);
 }
 
@@ -38,30 +77,91 @@ async fn embedded_streamed_and_not() {
 async fn through_a_server_streamed_and_not() {
     let fake = fake_azure().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(dir.path(), &fake, "gpt-4o", "fake-azure-key", "2024-10-21", &format!("general_settings:\n  master_key: {MASTER}\n"));
+    let cfg = write_config(
+        dir.path(),
+        &fake,
+        "gpt-4o",
+        "fake-azure-key",
+        "2024-10-21",
+        &format!("general_settings:\n  master_key: {MASTER}\n"),
+    );
     let server = TestServer::start(&cfg, &dir.path().join("srv")).await;
 
-    let r = llmroute(dir.path(), &["chat", "--server", &server.url, "--key", MASTER, "hi"], &[]).await.ok();
+    let r = llmroute(
+        dir.path(),
+        &["chat", "--server", &server.url, "--key", MASTER, "hi"],
+        &[],
+    )
+    .await
+    .ok();
     assert_eq!(r.stdout.trim(), ANSWER);
-    assert!(r.stderr.contains("via http://127.0.0.1") && r.stderr.contains("12 in +"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("via http://127.0.0.1") && r.stderr.contains("12 in +"),
+        "{}",
+        r.stderr
+    );
 
-    let r = llmroute(dir.path(), &["chat", "--no-stream", "-m", "gpt-4o", "hi"], &[("LLMROUTE_SERVER", &server.url), ("LLMROUTE_API_KEY", MASTER)]).await.ok();
+    let r = llmroute(
+        dir.path(),
+        &["chat", "--no-stream", "-m", "gpt-4o", "hi"],
+        &[
+            ("LLMROUTE_SERVER", &server.url),
+            ("LLMROUTE_API_KEY", MASTER),
+        ],
+    )
+    .await
+    .ok();
     assert_eq!(r.stdout.trim(), ANSWER);
     assert_eq!(fake.calls(), 2);
 
-    let r = llmroute(dir.path(), &["chat", "--server", &server.url, "--key", "sk-not-the-master-key", "hi"], &[]).await;
+    let r = llmroute(
+        dir.path(),
+        &[
+            "chat",
+            "--server",
+            &server.url,
+            "--key",
+            "sk-not-the-master-key",
+            "hi",
+        ],
+        &[],
+    )
+    .await;
     assert_eq!(r.code, 1);
     assert!(r.stdout.is_empty());
-    assert!(r.stderr.contains("error:") && r.stderr.contains("401"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("error:") && r.stderr.contains("401"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_errors_go_to_stderr_with_exit_1() {
     let fake = fake_azure().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(dir.path(), &fake, "gpt-4o", "wrong-key", "2024-10-21", "router_settings:\n  num_retries: 0\n");
-    let r = llmroute(dir.path(), &["chat", "--config", cfg.to_str().expect("utf8"), "hi"], &[]).await;
+    let cfg = write_config(
+        dir.path(),
+        &fake,
+        "gpt-4o",
+        "wrong-key",
+        "2024-10-21",
+        "router_settings:\n  num_retries: 0\n",
+    );
+    let r = llmroute(
+        dir.path(),
+        &["chat", "--config", cfg.to_str().expect("utf8"), "hi"],
+        &[],
+    )
+    .await;
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.starts_with("error: ") && r.stderr.contains("api-key"), "{}", r.stderr);
-    assert!(!r.stderr.contains('\x1b'), "no colour when stderr is not a terminal");
+    assert!(
+        r.stderr.starts_with("error: ") && r.stderr.contains("api-key"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains('\x1b'),
+        "no colour when stderr is not a terminal"
+    );
 }

@@ -37,7 +37,9 @@ fn record(id: &str, key: &str, model: &str, cost: f64, ago_days: u64) -> Request
 async fn spend_table_by_model_day_and_key() {
     let db = TestDb::create("spend").await;
     let dir = tempfile::tempdir().expect("tmp");
-    let store = llmroute_store::open(Some(&db.url), dir.path()).await.expect("store");
+    let store = llmroute_store::open(Some(&db.url), dir.path())
+        .await
+        .expect("store");
     let logs = vec![
         record("r1", "sk-spend-key-aaaaaaaa", "gpt-4o", 0.5, 0),
         record("r2", "sk-spend-key-aaaaaaaa", "gpt-4o", 0.25, 1),
@@ -47,19 +49,59 @@ async fn spend_table_by_model_day_and_key() {
     assert_eq!(store.insert_logs(&logs).await.expect("insert"), 4);
     let env = [("DATABASE_URL", db.url.as_str())];
 
-    let r = llmroute(dir.path(), &["spend", "--by", "model", "--since", "7d"], &env).await.ok();
+    let r = llmroute(
+        dir.path(),
+        &["spend", "--by", "model", "--since", "7d"],
+        &env,
+    )
+    .await
+    .ok();
     let header = r.stdout.lines().next().expect("header");
-    assert!(header.starts_with("model") && header.contains("requests") && header.contains("cost"), "{header}");
+    assert!(
+        header.starts_with("model") && header.contains("requests") && header.contains("cost"),
+        "{header}"
+    );
     let row = r.line_with("gpt-4o ");
-    assert!(row.contains(" 2 ") && row.contains("200") && row.contains("40") && row.ends_with("$0.750000"), "{row}");
-    assert!(r.line_with("total").ends_with("$0.875000"), "the 40-day-old log is outside 7d:\n{}", r.stdout);
+    assert!(
+        row.contains(" 2 ")
+            && row.contains("200")
+            && row.contains("40")
+            && row.ends_with("$0.750000"),
+        "{row}"
+    );
+    assert!(
+        r.line_with("total").ends_with("$0.875000"),
+        "the 40-day-old log is outside 7d:\n{}",
+        r.stdout
+    );
 
-    let r = llmroute(dir.path(), &["spend", "--by", "day", "--since", "30d", "--json"], &env).await.ok();
+    let r = llmroute(
+        dir.path(),
+        &["spend", "--by", "day", "--since", "30d", "--json"],
+        &env,
+    )
+    .await
+    .ok();
     let v = r.json();
     assert_eq!(v["rows"].as_array().map(Vec::len), Some(3));
     assert_eq!(v["total"]["requests"], 3);
 
-    let r = llmroute(dir.path(), &["spend", "--by", "key", "--key", "sk-spend-key-bbbbbbbb", "--since", "1mo", "--json"], &env).await.ok();
+    let r = llmroute(
+        dir.path(),
+        &[
+            "spend",
+            "--by",
+            "key",
+            "--key",
+            "sk-spend-key-bbbbbbbb",
+            "--since",
+            "1mo",
+            "--json",
+        ],
+        &env,
+    )
+    .await
+    .ok();
     let v = r.json();
     assert_eq!(v["rows"][0]["group"], hash_key("sk-spend-key-bbbbbbbb"));
     assert_eq!(v["total"]["spend"], 0.125);
@@ -135,7 +177,9 @@ async fn import_litellm_keys_and_spend_logs_idempotently() {
     let target = TestDb::create("import").await;
     let dir = tempfile::tempdir().expect("tmp");
     let src = litellm.client().await;
-    src.batch_execute(LITELLM_SCHEMA).await.expect("litellm schema");
+    src.batch_execute(LITELLM_SCHEMA)
+        .await
+        .expect("litellm schema");
     let (k1, k2) = ("sk-litellm-user-key-one", "sk-litellm-user-key-two");
     src.execute(
         r#"INSERT INTO "LiteLLM_VerificationToken" (token, key_name, key_alias, spend, expires, models, metadata, blocked, tpm_limit, rpm_limit, max_budget, budget_duration, budget_reset_at)
@@ -162,39 +206,116 @@ async fn import_litellm_keys_and_spend_logs_idempotently() {
     let env = [("DATABASE_URL", target.url.as_str())];
     let from = litellm.url.as_str();
 
-    let r = llmroute(dir.path(), &["import-litellm", "--from", from, "--spend-logs", "--dry-run"], &env).await.ok();
-    assert!(r.stdout.contains("would import 2 of 2 LiteLLM key(s)") && r.stdout.contains("dry run: nothing was written"), "{}", r.stdout);
-    let store = llmroute_store::open(Some(&target.url), dir.path()).await.expect("store");
-    assert!(store.get_key(&hash_key(k1)).await.expect("get").is_none(), "dry run wrote nothing");
+    let r = llmroute(
+        dir.path(),
+        &[
+            "import-litellm",
+            "--from",
+            from,
+            "--spend-logs",
+            "--dry-run",
+        ],
+        &env,
+    )
+    .await
+    .ok();
+    assert!(
+        r.stdout.contains("would import 2 of 2 LiteLLM key(s)")
+            && r.stdout.contains("dry run: nothing was written"),
+        "{}",
+        r.stdout
+    );
+    let store = llmroute_store::open(Some(&target.url), dir.path())
+        .await
+        .expect("store");
+    assert!(
+        store.get_key(&hash_key(k1)).await.expect("get").is_none(),
+        "dry run wrote nothing"
+    );
 
-    let r = llmroute(dir.path(), &["import-litellm", "--from", from, "--spend-logs", "--json"], &env).await.ok();
+    let r = llmroute(
+        dir.path(),
+        &["import-litellm", "--from", from, "--spend-logs", "--json"],
+        &env,
+    )
+    .await
+    .ok();
     let v = r.json();
-    assert_eq!((v["keys_imported"].as_u64(), v["logs_imported"].as_u64()), (Some(2), Some(3)), "{v}");
+    assert_eq!(
+        (v["keys_imported"].as_u64(), v["logs_imported"].as_u64()),
+        (Some(2), Some(3)),
+        "{v}"
+    );
 
-    let one = store.get_key(&hash_key(k1)).await.expect("get").expect("key one imported");
+    let one = store
+        .get_key(&hash_key(k1))
+        .await
+        .expect("get")
+        .expect("key one imported");
     assert_eq!(one.key_alias.as_deref(), Some("team-one"));
     assert_eq!(one.models, vec!["gpt-4o".to_string()]);
-    assert_eq!((one.max_budget, one.rpm_limit, one.tpm_limit), (Some(25.0), Some(10), Some(5000)));
+    assert_eq!(
+        (one.max_budget, one.rpm_limit, one.tpm_limit),
+        (Some(25.0), Some(10), Some(5000))
+    );
     assert_eq!(one.budget_duration.as_deref(), Some("30d"));
     assert_eq!(one.expires, Some(4_070_908_800));
-    assert_eq!(one.spend, 1.5, "LiteLLM's spend, not doubled by the imported logs");
+    assert_eq!(
+        one.spend, 1.5,
+        "LiteLLM's spend, not doubled by the imported logs"
+    );
     assert_eq!(one.metadata["team"], "one");
-    let two = store.get_key(&hash_key(k2)).await.expect("get").expect("key two imported");
-    assert!(two.models.is_empty() && !two.blocked && two.spend == 0.25, "{two:?}");
+    let two = store
+        .get_key(&hash_key(k2))
+        .await
+        .expect("get")
+        .expect("key two imported");
+    assert!(
+        two.models.is_empty() && !two.blocked && two.spend == 0.25,
+        "{two:?}"
+    );
 
     // Running it again changes nothing.
-    let r = llmroute(dir.path(), &["import-litellm", "--from", from, "--spend-logs"], &env).await.ok();
-    assert!(r.stdout.contains("imported 0 of 2 LiteLLM key(s)") && r.stdout.contains("2 already present"), "{}", r.stdout);
-    assert!(r.stdout.contains("imported 0 of 3 spend log(s)"), "{}", r.stdout);
-    assert_eq!(store.get_key(&hash_key(k1)).await.expect("get").map(|k| k.spend), Some(1.5));
+    let r = llmroute(
+        dir.path(),
+        &["import-litellm", "--from", from, "--spend-logs"],
+        &env,
+    )
+    .await
+    .ok();
+    assert!(
+        r.stdout.contains("imported 0 of 2 LiteLLM key(s)")
+            && r.stdout.contains("2 already present"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("imported 0 of 3 spend log(s)"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        store
+            .get_key(&hash_key(k1))
+            .await
+            .expect("get")
+            .map(|k| k.spend),
+        Some(1.5)
+    );
 
     // The imported logs show in the spend table.
-    let r = llmroute(dir.path(), &["spend", "--by", "model", "--json"], &env).await.ok();
+    let r = llmroute(dir.path(), &["spend", "--by", "model", "--json"], &env)
+        .await
+        .ok();
     assert_eq!(r.json()["total"]["requests"], 3);
     assert_eq!(r.json()["total"]["spend"], 1.75);
 
     // A database without LiteLLM's tables is named as such.
     let r = llmroute(dir.path(), &["import-litellm", "--from", &target.url], &env).await;
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("\"LiteLLM_VerificationToken\" not found"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("\"LiteLLM_VerificationToken\" not found"),
+        "{}",
+        r.stderr
+    );
 }

@@ -7,25 +7,14 @@ use serde_json::{json, Map, Value};
 
 use super::keys::{print_created, print_key, print_list, print_revoked};
 use crate::admin::ServerClient;
-use crate::args::{KeyFields, KeysAction, KeysArgs};
+use crate::args::{AdminTarget, KeyFields, KeysAction, KeysArgs};
 use crate::error::CliError;
 use crate::output::Output;
 use crate::time::{format_utc, parse_date, parse_duration};
 
 /// Runs `llmroute keys …` against `server`.
 pub async fn run(server: &str, args: KeysArgs, out: &Output) -> Result<u8, CliError> {
-    let master = args.target.master_key.clone().or_else(|| {
-        crate::context::load_config(&args.target.config)
-            .ok()
-            .and_then(|c| c.general.master_key.map(|k| k.expose().to_string()))
-    });
-    if master.is_none() {
-        return Err(CliError::Usage(
-            "the admin API needs the master key: pass --master-key or set LLMROUTE_MASTER_KEY"
-                .into(),
-        ));
-    }
-    let client = ServerClient::new(server, master)?;
+    let client = ServerClient::new(server, Some(master_key(&args.target)?))?;
     match args.action {
         KeysAction::Create { fields, key } => {
             let mut body = fields_json(&fields)?;
@@ -103,15 +92,39 @@ pub async fn run(server: &str, args: KeysArgs, out: &Output) -> Result<u8, CliEr
             let v = client
                 .post("/key/delete", &json!({ "keys": keys }), "revoking keys")
                 .await?;
+            // `count` is how many existed; `deleted_keys` (LiteLLM) lists what was asked.
             let n = v
-                .get("deleted_keys")
-                .and_then(Value::as_array)
-                .map(|a| a.len() as u64)
+                .get("count")
+                .and_then(Value::as_u64)
+                .or_else(|| {
+                    v.get("deleted_keys")
+                        .and_then(Value::as_array)
+                        .map(|a| a.len() as u64)
+                })
                 .unwrap_or(0);
             print_revoked(n, asked, args.json)?;
         }
     }
     Ok(0)
+}
+
+/// The master key for the admin API: `--master-key` / `LLMROUTE_MASTER_KEY`, else the
+/// config's `general_settings.master_key`.
+pub fn master_key(target: &AdminTarget) -> Result<String, CliError> {
+    target
+        .master_key
+        .clone()
+        .or_else(|| {
+            crate::context::load_config(&target.config)
+                .ok()
+                .and_then(|c| c.general.master_key.map(|k| k.expose().to_string()))
+        })
+        .ok_or_else(|| {
+            CliError::Usage(
+                "the admin API needs the master key: pass --master-key or set LLMROUTE_MASTER_KEY"
+                    .into(),
+            )
+        })
 }
 
 /// The flags as LiteLLM's request fields. `--expires 30d` is sent as `duration`, a

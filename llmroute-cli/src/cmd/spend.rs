@@ -107,12 +107,7 @@ async fn from_server(
     args: &SpendArgs,
     since: std::time::Duration,
 ) -> Result<Vec<SpendRow>, CliError> {
-    let master = args.target.master_key.clone().ok_or_else(|| {
-        CliError::Usage(
-            "the admin API needs the master key: pass --master-key or set LLMROUTE_MASTER_KEY"
-                .into(),
-        )
-    })?;
+    let master = super::keys_server::master_key(&args.target)?;
     let client = ServerClient::new(server, Some(master))?;
     let start = now_secs() - since.as_secs() as i64;
     let mut q = vec![
@@ -122,6 +117,28 @@ async fn from_server(
     if let Some(k) = &args.key {
         q.push(("api_key", key_hash_of(k)));
     }
+    // llmroute servers group on the server (`/spend/report`); others only have LiteLLM's
+    // `/spend/logs`, grouped here.
+    let by = match args.by {
+        SpendBy::Day => "day",
+        SpendBy::Key => "key",
+        SpendBy::Model => "model",
+    };
+    let mut report_q = q.clone();
+    report_q.push(("group_by", by.to_string()));
+    let report = client
+        .request(reqwest::Method::GET, "/spend/report")
+        .query(&report_q)
+        .send()
+        .await;
+    if let Ok(resp) = report {
+        if resp.status().is_success() {
+            if let Ok(rows) = resp.json::<Vec<SpendRowJson>>().await {
+                return Ok(rows.into_iter().map(SpendRowJson::into_row).collect());
+            }
+        }
+    }
+    q.push(("size", "1000".into()));
     let v = client.get("/spend/logs", &q, "reading spend logs").await?;
     let logs = match &v {
         Value::Array(a) => a.clone(),
@@ -133,6 +150,32 @@ async fn from_server(
             .unwrap_or_default(),
     };
     Ok(aggregate(&logs, args.by, start))
+}
+
+/// A row of `/spend/report`.
+#[derive(Debug, serde::Deserialize)]
+struct SpendRowJson {
+    group: String,
+    #[serde(default)]
+    spend: f64,
+    #[serde(default)]
+    requests: u64,
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+}
+
+impl SpendRowJson {
+    fn into_row(self) -> SpendRow {
+        SpendRow {
+            group: self.group,
+            spend: self.spend,
+            requests: self.requests,
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+        }
+    }
 }
 
 /// Groups LiteLLM-shaped (or llmroute-shaped) log rows into spend rows.

@@ -13,9 +13,22 @@ use tokio::sync::oneshot;
 
 /// Variables the binary reads; removed so the developer's environment cannot leak in.
 const SCRUB: &[&str] = &[
-    "LLMROUTE_CONFIG", "LLMROUTE_CONFIG_YAML", "LLMROUTE_DATA_DIR", "LLMROUTE_SERVER", "LLMROUTE_API_KEY",
-    "LLMROUTE_MASTER_KEY", "DATABASE_URL", "LITELLM_DATABASE_URL", "REDIS_URL", "REDIS_HOST", "AZURE_API_BASE",
-    "AZURE_API_KEY", "AZURE_DEPLOYMENT", "AZURE_API_VERSION", "NO_COLOR", "PGSSLROOTCERT",
+    "LLMROUTE_CONFIG",
+    "LLMROUTE_CONFIG_YAML",
+    "LLMROUTE_DATA_DIR",
+    "LLMROUTE_SERVER",
+    "LLMROUTE_API_KEY",
+    "LLMROUTE_MASTER_KEY",
+    "DATABASE_URL",
+    "LITELLM_DATABASE_URL",
+    "REDIS_URL",
+    "REDIS_HOST",
+    "AZURE_API_BASE",
+    "AZURE_API_KEY",
+    "AZURE_DEPLOYMENT",
+    "AZURE_API_VERSION",
+    "NO_COLOR",
+    "PGSSLROOTCERT",
 ];
 
 /// What a run of the binary printed.
@@ -27,17 +40,31 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
     pub fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
     pub fn line_with(&self, needle: &str) -> String {
         self.stdout
             .lines()
             .find(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{}\nstderr:\n{}", self.stdout, self.stderr))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no line with {needle:?} in:\n{}\nstderr:\n{}",
+                    self.stdout, self.stderr
+                )
+            })
             .to_string()
     }
 }
@@ -58,7 +85,12 @@ pub async fn llmroute(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
 }
 
 /// The same, with `stdin` piped in.
-pub async fn llmroute_stdin(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+pub async fn llmroute_stdin(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Run {
     use tokio::io::AsyncWriteExt;
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_llmroute"));
     cmd.args(args).current_dir(dir).kill_on_drop(true);
@@ -69,8 +101,13 @@ pub async fn llmroute_stdin(dir: &Path, args: &[&str], env: &[(&str, &str)], std
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() });
-    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        std::process::Stdio::piped()
+    } else {
+        std::process::Stdio::null()
+    });
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("spawn llmroute");
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
         pipe.write_all(text.as_bytes()).await.expect("stdin");
@@ -85,11 +122,20 @@ pub async fn llmroute_stdin(dir: &Path, args: &[&str], env: &[(&str, &str)], std
 
 /// A fake Azure with deployment `gpt-4o` and key `fake-azure-key`.
 pub async fn fake_azure() -> FakeAzure {
-    FakeAzure::start(FakeConfig::default()).await.expect("fake azure")
+    FakeAzure::start(FakeConfig::default())
+        .await
+        .expect("fake azure")
 }
 
 /// A config file with one Azure deployment on the fake, plus `extra` YAML appended.
-pub fn write_config(dir: &Path, fake: &FakeAzure, deployment: &str, key: &str, api_version: &str, extra: &str) -> PathBuf {
+pub fn write_config(
+    dir: &Path,
+    fake: &FakeAzure,
+    deployment: &str,
+    key: &str,
+    api_version: &str,
+    extra: &str,
+) -> PathBuf {
     let path = dir.join("config.yaml");
     let yaml = format!(
         "model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: azure/{deployment}\n      api_base: {}\n      api_key: {key}\n      api_version: \"{api_version}\"\n{extra}",
@@ -101,7 +147,9 @@ pub fn write_config(dir: &Path, fake: &FakeAzure, deployment: &str, key: &str, a
 
 /// A port on 127.0.0.1 with nothing listening.
 pub async fn closed_port() -> u16 {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = l.local_addr().expect("addr").port();
     drop(l);
     port
@@ -109,7 +157,8 @@ pub async fn closed_port() -> u16 {
 
 /// The PostgreSQL server tests use.
 pub fn admin_url() -> String {
-    std::env::var("LLMROUTE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("LLMROUTE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A database created for one test and dropped when this is dropped.
@@ -127,21 +176,34 @@ fn with_db(admin: &str, name: &str) -> String {
 async fn admin_exec(sql: &str) {
     let (client, conn) = tokio_postgres::connect(&admin_url(), tokio_postgres::NoTls)
         .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {} (LLMROUTE_TEST_DATABASE_URL): {e}", admin_url()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at {} (LLMROUTE_TEST_DATABASE_URL): {e}",
+                admin_url()
+            )
+        });
     tokio::spawn(conn);
-    client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    client
+        .batch_execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 impl TestDb {
     pub async fn create(tag: &str) -> TestDb {
         let name = format!("llmroute_cli_{tag}_{}", uuid::Uuid::new_v4().simple());
         admin_exec(&format!("CREATE DATABASE {name}")).await;
-        TestDb { url: with_db(&admin_url(), &name), name }
+        TestDb {
+            url: with_db(&admin_url(), &name),
+            name,
+        }
     }
 
     /// A client connected to this database.
     pub async fn client(&self) -> tokio_postgres::Client {
-        let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls).await.expect("connect test db");
+        let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .expect("connect test db");
         tokio::spawn(conn);
         client
     }
@@ -151,7 +213,10 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 rt.block_on(admin_exec(&sql));
             }
         })
@@ -171,14 +236,32 @@ impl TestServer {
     pub async fn start(config_path: &Path, data_dir: &Path) -> TestServer {
         let source = ConfigSource::File(config_path.to_path_buf());
         let config: Config = source.load().expect("server config");
-        let gateway = Gateway::build(config, Options { source, data_dir: data_dir.to_path_buf() }).await.expect("gateway");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let gateway = Gateway::build(
+            config,
+            Options {
+                source,
+                data_dir: data_dir.to_path_buf(),
+            },
+        )
+        .await
+        .expect("gateway");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(llmroute_server::serve::serve(gateway.clone(), listener, async move {
-            let _ = rx.await;
-        }));
-        TestServer { url, gateway, stop: Some(tx) }
+        tokio::spawn(llmroute_server::serve::serve(
+            gateway.clone(),
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        TestServer {
+            url,
+            gateway,
+            stop: Some(tx),
+        }
     }
 }
 

@@ -1,0 +1,324 @@
+//! `llmroute doctor` against broken setups, asserting the diagnosis line of each, and
+//! against a healthy one (exit 0).
+
+mod common;
+
+use common::*;
+
+const MASTER: &str = "sk-cli-doctor-master-0123456789";
+
+async fn doctor(dir: &std::path::Path, cfg: &std::path::Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "doctor",
+        "--config",
+        cfg.to_str().expect("utf8"),
+        "--timeout",
+        "3s",
+    ];
+    args.extend_from_slice(extra);
+    llmroute(dir, &args, &[]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_setup_passes_with_exit_0() {
+    let fake = fake_azure().await;
+    let db = TestDb::create("doctor_ok").await;
+    // The schema exists once llmroute has opened the database.
+    let dir = tempfile::tempdir().expect("tmp");
+    llmroute_store::open(Some(&db.url), dir.path())
+        .await
+        .expect("migrate");
+    let extra = format!(
+        "general_settings:\n  master_key: {MASTER}\n  database_url: {}\n",
+        db.url
+    );
+    let cfg = write_config(
+        dir.path(),
+        &fake,
+        "gpt-4o",
+        "fake-azure-key",
+        "2024-10-21",
+        &extra,
+    );
+    let server = TestServer::start(&cfg, &dir.path().join("srv")).await;
+    let r = doctor(dir.path(), &cfg, &["--server", &server.url]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.line_with("config: parsed").starts_with("✓"));
+    assert!(r.line_with("database: TCP connect").starts_with("✓"));
+    assert!(r.line_with("database: auth").starts_with("✓"));
+    assert!(
+        r.line_with("database: migrations").contains("(current)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r
+        .line_with("deployment and key")
+        .contains("the key is valid"));
+    assert!(r
+        .line_with("server: /v1/models")
+        .starts_with("✓ server: /v1/models: key sk-...6789 accepted; models: gpt-4o"));
+    assert_eq!(fake.calls(), 1, "exactly one 1-token request");
+    assert_eq!(fake.last_request().expect("probe").json()["max_tokens"], 1);
+    assert!(
+        r.stdout.ends_with("0 failed, 2 warning(s)\n") || r.stdout.contains(" 0 failed"),
+        "{}",
+        r.stdout
+    );
+
+    let r = doctor(dir.path(), &cfg, &["--no-spend", "--json"]).await;
+    assert_eq!(r.code, 0);
+    let v = r.json();
+    assert_eq!(v["ok"], true);
+    let probe = v["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "deployment and key")
+        .expect("probe line")
+        .clone();
+    assert_eq!(probe["status"], "skip");
+    assert_eq!(fake.calls(), 1, "--no-spend sends nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_azure_key() {
+    let fake = fake_azure().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = write_config(dir.path(), &fake, "gpt-4o", "not-the-key", "2024-10-21", "");
+    let r = doctor(dir.path(), &cfg, &[]).await;
+    assert_eq!(r.code, 1);
+    let line = r.line_with("deployment and key");
+    assert!(line.starts_with("✗ deployment gpt-4o-0: deployment and key: 401: key invalid or wrong regional endpoint"), "{line}");
+    assert!(r
+        .stdout
+        .contains("fix: copy KEY 1 and the Endpoint from the same resource"));
+    assert!(
+        !r.stdout.contains("not-the-key"),
+        "the key is never printed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_deployment_name() {
+    let fake = fake_azure().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = write_config(
+        dir.path(),
+        &fake,
+        "gpt4o-typo",
+        "fake-azure-key",
+        "2024-10-21",
+        "",
+    );
+    let r = doctor(dir.path(), &cfg, &[]).await;
+    assert_eq!(r.code, 1);
+    let line = r.line_with("deployment and key");
+    assert!(
+        line.contains("✗") && line.contains("404 DeploymentNotFound: no deployment 'gpt4o-typo'"),
+        "{line}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_api_version() {
+    let fake = fake_azure().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = write_config(
+        dir.path(),
+        &fake,
+        "gpt-4o",
+        "fake-azure-key",
+        "2019-01-01",
+        "",
+    );
+    let r = doctor(dir.path(), &cfg, &[]).await;
+    assert_eq!(r.code, 1);
+    assert!(r
+        .line_with("api-version")
+        .starts_with("! deployment gpt-4o-0: api-version: 2019-01-01 is not a version"));
+    assert!(r
+        .line_with("deployment and key")
+        .contains("404 Resource not found: wrong api-version or path"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_port_closed() {
+    let fake = fake_azure().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = closed_port().await;
+    let extra =
+        format!("general_settings:\n  database_url: postgres://llm:pw@127.0.0.1:{port}/llmroute\n");
+    let cfg = write_config(
+        dir.path(),
+        &fake,
+        "gpt-4o",
+        "fake-azure-key",
+        "2024-10-21",
+        &extra,
+    );
+    let r = doctor(dir.path(), &cfg, &["--no-spend"]).await;
+    assert_eq!(r.code, 1);
+    let line = r.line_with("database: TCP connect");
+    assert_eq!(line, format!("✗ database: TCP connect: 127.0.0.1:{port} refused the connection: nothing listens there"));
+    assert!(
+        !r.stdout.contains("database: auth"),
+        "stops at the first failing step"
+    );
+    assert!(!r.stdout.contains(":pw@"), "no password in the output");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_wrong_password() {
+    let fake = fake_azure().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = TestDb::create("doctor_pw").await;
+    let role = format!("r_{}", &db.name[db.name.len() - 12..]);
+    db.client()
+        .await
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN PASSWORD 'right'"))
+        .await
+        .expect("role");
+    let mut url = url::Url::parse(&db.url).expect("url");
+    let _ = url.set_username(&role);
+    let _ = url.set_password(Some("wrong"));
+    let extra = format!("general_settings:\n  database_url: {url}\n");
+    let cfg = write_config(
+        dir.path(),
+        &fake,
+        "gpt-4o",
+        "fake-azure-key",
+        "2024-10-21",
+        &extra,
+    );
+    let r = doctor(dir.path(), &cfg, &["--no-spend"]).await;
+    db.client()
+        .await
+        .batch_execute(&format!("DROP ROLE {role}"))
+        .await
+        .expect("drop role");
+    let line = r.line_with("database: auth");
+    // Trust authentication on a local test server accepts any password: then auth passes.
+    if line.starts_with('✗') {
+        assert!(line.contains("password authentication failed"), "{line}");
+        assert_eq!(r.code, 1);
+    } else {
+        assert!(line.starts_with("✓ database: auth"), "{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down() {
+    let fake = fake_azure().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = closed_port().await;
+    let extra = format!("router_settings:\n  redis_url: redis://127.0.0.1:{port}\n");
+    let cfg = write_config(
+        dir.path(),
+        &fake,
+        "gpt-4o",
+        "fake-azure-key",
+        "2024-10-21",
+        &extra,
+    );
+    let r = doctor(dir.path(), &cfg, &["--no-spend"]).await;
+    assert_eq!(r.code, 1);
+    let line = r.line_with("redis: TCP connect");
+    assert!(
+        line.starts_with(&format!(
+            "✗ redis: TCP connect: 127.0.0.1:{port} refused the connection"
+        )),
+        "{line}"
+    );
+    assert!(line.contains("requests still work"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_env_var() {
+    let fake = fake_azure().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = write_config(
+        dir.path(),
+        &fake,
+        "gpt-4o",
+        "os.environ/LLMROUTE_DOCTOR_TEST_UNSET_KEY",
+        "2024-10-21",
+        "",
+    );
+    let r = doctor(dir.path(), &cfg, &[]).await;
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.line_with("config: env vars"),
+        "✗ config: env vars: not set: LLMROUTE_DOCTOR_TEST_UNSET_KEY"
+    );
+    assert!(r.line_with("config: parsed").starts_with("✗"));
+    assert_eq!(fake.calls(), 0);
+    let ok = llmroute(
+        dir.path(),
+        &["doctor", "--config", cfg.to_str().expect("utf8")],
+        &[("LLMROUTE_DOCTOR_TEST_UNSET_KEY", "fake-azure-key")],
+    )
+    .await;
+    assert_eq!(ok.code, 0, "{}", ok.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_not_found() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let r = doctor(dir.path(), &dir.path().join("nope.yaml"), &[]).await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.line_with("config: found")
+            .starts_with("✗ config: found: cannot read"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_answering_401() {
+    let fake = fake_azure().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = write_config(
+        dir.path(),
+        &fake,
+        "gpt-4o",
+        "fake-azure-key",
+        "2024-10-21",
+        &format!("general_settings:\n  master_key: {MASTER}\n"),
+    );
+    let server = TestServer::start(&cfg, &dir.path().join("srv")).await;
+    let r = doctor(
+        dir.path(),
+        &cfg,
+        &[
+            "--no-spend",
+            "--server",
+            &server.url,
+            "--key",
+            "sk-some-other-key-9999",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 1);
+    assert!(r.line_with("server: /health").starts_with("✓"));
+    let line = r.line_with("server: /v1/models");
+    assert!(
+        line.starts_with("✗ server: /v1/models: 401: the server does not accept key sk-...9999"),
+        "{line}"
+    );
+    assert!(r.stdout.contains("fix: send the master key"));
+    let closed = closed_port().await;
+    let r = doctor(
+        dir.path(),
+        &cfg,
+        &[
+            "--no-spend",
+            "--server",
+            &format!("http://127.0.0.1:{closed}"),
+        ],
+    )
+    .await;
+    assert!(r
+        .line_with("server: /health")
+        .starts_with("✗ server: /health: cannot reach"));
+}
