@@ -229,7 +229,10 @@ async fn key_auth_refuses_unknown_expired_and_blocked_keys_with_their_codes() {
         let ok = store.create_key(NewKey::default()).await.unwrap();
         let p = auth.authenticate(ok.key.expose()).await.unwrap();
         assert!(!p.is_master());
-        store.delete_keys(std::slice::from_ref(&p.key_hash)).await.unwrap();
+        store
+            .delete_keys(std::slice::from_ref(&p.key_hash))
+            .await
+            .unwrap();
         auth.invalidate(&p.key_hash).await;
         assert_eq!(
             auth.authenticate(ok.key.expose()).await.unwrap_err().code(),
@@ -237,4 +240,30 @@ async fn key_auth_refuses_unknown_expired_and_blocked_keys_with_their_codes() {
         );
     })
     .await;
+}
+
+#[tokio::test]
+async fn sslmode_require_negotiates_tls_and_verifies_the_certificate() {
+    let (client, conn) = tokio_postgres::connect(&base_url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let ssl: String = client.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+    if ssl != "on" {
+        eprintln!("skipped: the test PostgreSQL has ssl=off, so TLS cannot be exercised");
+        return;
+    }
+    // The local server's certificate is self-signed: TLS is attempted, and refused on
+    // verification, with the fix in the message.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}?sslmode=require", base_url());
+    let err = open_with(options(Some(url), dir.path()))
+        .await
+        .err()
+        .expect("untrusted certificate")
+        .to_string();
+    assert!(
+        err.contains("sslrootcert") && err.to_lowercase().contains("certificate"),
+        "{err}"
+    );
 }
