@@ -24,6 +24,7 @@ pub mod cost;
 pub mod error;
 pub mod events;
 pub mod keys;
+pub mod limits;
 pub mod mock;
 pub mod provider;
 pub mod router;

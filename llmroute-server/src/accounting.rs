@@ -15,6 +15,7 @@ use crate::gateway::Gateway;
 use crate::metrics::{
     DeploymentLabels, ModelLabels, RequestLabels, RouteLabels, TokenLabels, UpstreamErrorLabels,
 };
+use crate::spending::Spending;
 
 /// How a request ended.
 #[derive(Debug, Default, Clone)]
@@ -61,6 +62,7 @@ struct Open {
     model: String,
     known_model: bool,
     stream: bool,
+    spending: Option<Spending>,
 }
 
 impl Ledger {
@@ -88,7 +90,15 @@ impl Ledger {
                 model,
                 known_model,
                 stream,
+                spending: None,
             }),
+        }
+    }
+
+    /// The key limits this request was admitted under, settled when it closes.
+    pub fn attach(&mut self, spending: Option<Spending>) {
+        if let Some(open) = self.inner.as_mut() {
+            open.spending = spending;
         }
     }
 
@@ -141,9 +151,12 @@ impl Open {
         }
     }
 
-    fn close(self, outcome: Outcome) {
+    fn close(mut self, outcome: Outcome) {
         let latency = self.started.elapsed();
         let cost = self.cost_of(&outcome);
+        if let Some(spending) = self.spending.take() {
+            spending.settle(cost, outcome.usage.as_ref());
+        }
         let m = &self.gateway.metrics;
         let model_label = if self.known_model {
             self.model.clone()

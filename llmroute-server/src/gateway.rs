@@ -12,11 +12,18 @@ use bytes::Bytes;
 use llmroute_azure::{AzureClient, AzureProvider};
 use llmroute_core::auth::{Authenticator, MasterKeyAuth};
 use llmroute_core::config::{Config, ConfigError, ConfigSource, DeploymentConfig, ProviderKind};
+use llmroute_core::cost::PriceTable;
+use llmroute_core::events::FanOut;
 use llmroute_core::events::RequestSink;
+use llmroute_core::limits::{KeyRateLimiter, LocalRateLimiter};
 use llmroute_core::mock::MockProvider;
 use llmroute_core::router::Router;
+use llmroute_core::store::{Store, StoreError};
 use llmroute_core::types::{ModelList, ModelObject};
 use llmroute_core::Provider;
+use llmroute_store::budget::{BudgetReserver, LocalBudgets};
+use llmroute_store::estimate::CostEstimator;
+use llmroute_store::{KeyAuth, KeyAuthConfig, LogWriter, LogWriterConfig};
 
 use crate::master_key::{self, MasterKeySource};
 use crate::metrics::Metrics;
@@ -32,6 +39,9 @@ pub enum StartError {
     /// The master key file could not be read or written.
     #[error("master key: {0}")]
     MasterKey(std::io::Error),
+    /// The database could not be opened or migrated.
+    #[error("{0}")]
+    Store(#[from] StoreError),
     /// The HTTP client for upstreams could not be created.
     #[error("creating the upstream HTTP client: {0}")]
     Client(String),
@@ -80,8 +90,22 @@ pub struct Gateway {
     pub auth: Arc<dyn Authenticator>,
     /// The master key (admin routes).
     pub master: MasterKeyAuth,
-    /// Where finished requests go.
+    /// Where finished requests go (the log line, and the store's batched writer).
     pub sink: Arc<dyn RequestSink>,
+    /// Virtual keys, logs and spend.
+    pub store: Arc<dyn Store>,
+    /// The store's authenticator (to forget a key when it changes).
+    pub key_auth: Arc<KeyAuth>,
+    /// Writes request logs in batches.
+    pub log_writer: Arc<LogWriter>,
+    /// Per-key rpm / tpm.
+    pub limiter: Arc<dyn KeyRateLimiter>,
+    /// Per-key budget reservations.
+    pub budgets: Arc<dyn BudgetReserver>,
+    /// Estimates a request's cost before the call (for budgets).
+    pub estimator: CostEstimator,
+    /// Where the database is, for the start-up log and readiness (password redacted).
+    pub store_description: String,
     /// `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Start-up settings.
@@ -100,16 +124,49 @@ impl Gateway {
         let (master_key, master_key_source) =
             master_key::resolve(config.general.master_key.as_ref(), &options.data_dir)
                 .map_err(StartError::MasterKey)?;
-        let master = MasterKeyAuth::new(master_key);
+        let master = MasterKeyAuth::new(master_key.clone());
+        let database_url = config
+            .general
+            .database_url
+            .as_ref()
+            .map(|s| s.expose().to_string())
+            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()));
+        let store_description = match &database_url {
+            Some(url) => llmroute_store::redact_url(url),
+            None => format!(
+                "embedded SQLite at {}",
+                options.data_dir.join("llmroute.db").display()
+            ),
+        };
+        let store = llmroute_store::open(database_url.as_deref(), &options.data_dir).await?;
         let routing = build_routing(config, &client)?;
-        let auth: Arc<dyn Authenticator> = Arc::new(master.clone());
-        let sink: Arc<dyn RequestSink> = Arc::new(LogSink);
+        let key_auth = Arc::new(KeyAuth::new(
+            Some(master_key),
+            store.clone(),
+            KeyAuthConfig::default(),
+        ));
+        let auth: Arc<dyn Authenticator> = key_auth.clone();
+        let log_writer = LogWriter::spawn(store.clone(), LogWriterConfig::default());
+        let sink: Arc<dyn RequestSink> =
+            Arc::new(FanOut(vec![Arc::new(LogSink), log_writer.clone()]));
+        let mut metrics = Metrics::default();
+        metrics.add_extra(Arc::new(crate::store_metrics::StoreMetrics {
+            log_writer: log_writer.clone(),
+            key_auth: key_auth.clone(),
+        }));
         Ok(Arc::new(Gateway {
             routing: ArcSwap::from_pointee(routing),
             auth,
             master,
             sink,
-            metrics: Arc::new(Metrics::default()),
+            store,
+            key_auth,
+            log_writer,
+            limiter: Arc::new(LocalRateLimiter::new()),
+            budgets: Arc::new(LocalBudgets::new()),
+            estimator: CostEstimator::new(PriceTable::default(), 4096),
+            store_description,
+            metrics: Arc::new(metrics),
             options,
             master_key_source,
             client,
@@ -132,7 +189,19 @@ impl Gateway {
     }
 
     /// Writes what is still pending (request logs) before the process exits.
-    pub async fn flush(&self) {}
+    pub async fn flush(&self) {
+        let stats = self
+            .log_writer
+            .shutdown(std::time::Duration::from_secs(5))
+            .await;
+        if stats.queued > 0 || stats.dropped > 0 {
+            tracing::warn!(
+                queued = stats.queued,
+                dropped = stats.dropped,
+                "request logs not written at shutdown"
+            );
+        }
+    }
 }
 
 /// The provider of one deployment.

@@ -31,6 +31,8 @@ pub mod metrics;
 pub mod prices;
 pub mod request_log;
 pub mod serve;
+pub mod spending;
+pub mod store_metrics;
 
 pub use args::ServerArgs;
 pub use gateway::{Gateway, Options, StartError};

@@ -46,24 +46,37 @@ async fn the_openai_python_sdk_works_unchanged() {
     );
     let server = Server::start(&config);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/openai_sdk.py");
-    let base = server.base.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python)
-            .arg(script)
-            .arg(base)
-            .arg(MASTER_KEY)
-            .output()
-            .expect("run python")
-    })
-    .await
-    .expect("join");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "SDK checks failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+    let virtual_key: serde_json::Value = client()
+        .post(server.url("/key/generate"))
+        .bearer_auth(MASTER_KEY)
+        .json(&serde_json::json!({"key_alias": "sdk-test", "max_budget": 5.0}))
+        .send()
+        .await
+        .expect("generate")
+        .json()
+        .await
+        .expect("json");
+    let virtual_key = virtual_key["key"].as_str().expect("key").to_string();
+    for key in [MASTER_KEY.to_string(), virtual_key] {
+        let (python, base) = (python.clone(), server.base.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(python)
+                .arg(script)
+                .arg(base)
+                .arg(key)
+                .output()
+                .expect("run python")
+        })
+        .await
+        .expect("join");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "SDK checks failed:\n{stdout}\n{stderr}"
+        );
+        assert!(stdout.contains("all checks passed"), "{stdout}");
+    }
     let last = fake.last_request().expect("a request reached the fake");
     assert!(
         last.headers.get("authorization").is_none(),

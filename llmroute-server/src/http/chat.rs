@@ -53,7 +53,15 @@ pub async fn handle(
             return response::error(&err);
         }
     };
-    let ledger = Ledger::open(
+    let key_spend = principal.key.as_ref().map(|k| k.spend);
+    let spending =
+        match crate::spending::admit(&principal, &chat, &gw.estimator, &gw.limiter, &gw.budgets)
+            .await
+        {
+            Ok(spending) => spending,
+            Err(err) => return refused(&gw, err),
+        };
+    let mut ledger = Ledger::open(
         gw.clone(),
         request_id,
         "chat_completions",
@@ -63,19 +71,39 @@ pub async fn handle(
         chat.model.clone(),
         chat.is_stream(),
     );
+    ledger.attach(spending);
     let router = gw.routing().router.clone();
     if chat.is_stream() {
         let include_usage = chat.wants_stream_usage();
         match router.chat_stream(&chat).await {
-            Ok(routed) => stream_response(routed, include_usage, ledger),
+            Ok(routed) => stream_response(routed, include_usage, ledger, key_spend),
             Err(failed) => failure(failed, ledger),
         }
     } else {
         match router.chat(&chat).await {
-            Ok(routed) => whole_response(routed, ledger),
+            Ok(routed) => whole_response(routed, ledger, key_spend),
             Err(failed) => failure(failed, ledger),
         }
     }
+}
+
+/// A request refused by its key's own limits (budget, rpm, tpm).
+fn refused(gw: &Gateway, err: Error) -> Response<Body> {
+    let reason = match &err {
+        Error::BudgetExceeded { .. } => "budget_exceeded",
+        Error::RateLimited { .. } => "key_rate_limited",
+        _ => "other",
+    };
+    gw.metrics.reject(reason);
+    gw.metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route: "chat_completions",
+            model: "-".to_string(),
+            status: err.status(),
+        })
+        .inc();
+    response::error(&err)
 }
 
 /// Authentication, body, and the checks that need no upstream.
@@ -132,7 +160,20 @@ fn routed_headers(resp: &mut Response<Body>, deployment: &str, group: &str, atte
         .insert("x-llmroute-attempts", HeaderValue::from(attempts));
 }
 
-fn whole_response(routed: Routed<Completion>, ledger: Ledger) -> Response<Body> {
+/// The key's spend so far (LiteLLM's `x-litellm-key-spend`, and ours).
+fn spend_headers(resp: &mut Response<Body>, key_spend: Option<f64>) {
+    if let Some(spend) = key_spend {
+        let text = format!("{spend}");
+        set_header(resp, "x-llmroute-key-spend", &text);
+        set_header(resp, "x-litellm-key-spend", &text);
+    }
+}
+
+fn whole_response(
+    routed: Routed<Completion>,
+    ledger: Ledger,
+    key_spend: Option<f64>,
+) -> Response<Body> {
     let Routed {
         value,
         deployment,
@@ -155,6 +196,7 @@ fn whole_response(routed: Routed<Completion>, ledger: Ledger) -> Response<Body> 
     routed_headers(&mut resp, &deployment, &model_group, attempts);
     set_header(&mut resp, "x-litellm-response-cost", &format!("{cost}"));
     set_header(&mut resp, "x-llmroute-response-cost", &format!("{cost}"));
+    spend_headers(&mut resp, key_spend.map(|s| s + cost));
     if let Some(id) = &value.meta.request_id {
         set_header(&mut resp, "apim-request-id", id);
     }
@@ -166,6 +208,7 @@ fn stream_response(
     routed: Routed<ChatStream>,
     include_usage: bool,
     ledger: Ledger,
+    key_spend: Option<f64>,
 ) -> Response<Body> {
     let Routed {
         value,
@@ -189,6 +232,7 @@ fn stream_response(
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     routed_headers(&mut resp, &deployment, &model_group, attempts);
+    spend_headers(&mut resp, key_spend);
     if let Some(id) = &value.meta.request_id {
         set_header(&mut resp, "apim-request-id", id);
     }

@@ -23,16 +23,31 @@ pub fn liveness() -> Response<Body> {
 
 /// `GET /health/readiness`: the config is loaded (and, with a store, it answers).
 pub async fn readiness(gw: &Gateway) -> Response<Body> {
+    let store = match tokio::time::timeout(Duration::from_secs(2), gw.store.health()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer within 2 s".to_string()),
+    };
     let routing = gw.routing();
+    let log_stats = gw.log_writer.stats();
     let body = json!({
-        "status": "healthy",
+        "status": if store.is_ok() { "healthy" } else { "unhealthy" },
+        "db": match &store { Ok(()) => "connected".to_string(), Err(e) => format!("unreachable: {e}") },
+        "database": gw.store_description,
+        "log_queue": log_stats.queued,
+        "logs_dropped": log_stats.dropped,
         "config": routing.config.source,
         "models": routing.config.model_names().len(),
         "deployments": routing.config.models.len(),
         "uptime_seconds": gw.started.elapsed().as_secs(),
         "version": env!("CARGO_PKG_VERSION"),
     });
-    response::json(StatusCode::OK, &body)
+    let status = if store.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    response::json(status, &body)
 }
 
 /// `GET /robots.txt`.

@@ -1,5 +1,6 @@
 //! The HTTP front: routes, auth headers, bodies, responses, streams.
 
+pub mod admin;
 pub mod body;
 pub mod chat;
 pub mod credentials;

@@ -7,6 +7,7 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use llmroute_core::Error;
 
+use super::admin::{self, AdminOp};
 use super::chat::{self, ChatRoute};
 use super::info;
 use super::response::{self, Body};
@@ -82,6 +83,17 @@ async fn dispatch(gw: Arc<Gateway>, req: Request<Incoming>, id: String) -> Respo
         "/v1/models" | "/models" if get => info::models(&gw, req.headers()).await,
         "/v1/chat/completions" | "/chat/completions" if post => {
             chat::handle(gw, req, ChatRoute::OpenAi, id).await
+        }
+        "/key/generate" if post => admin::handle(&gw, req, AdminOp::Generate).await,
+        "/key/update" if post => admin::handle(&gw, req, AdminOp::Update).await,
+        "/key/delete" if post => admin::handle(&gw, req, AdminOp::Delete).await,
+        "/key/info" if get => admin::handle(&gw, req, AdminOp::Info).await,
+        "/key/list" if get => admin::handle(&gw, req, AdminOp::List).await,
+        "/spend/logs" if get => admin::handle(&gw, req, AdminOp::SpendLogs).await,
+        "/spend/report" if get => admin::handle(&gw, req, AdminOp::SpendReport).await,
+        "/key/generate" | "/key/update" | "/key/delete" => not_allowed(&method, &path, "POST"),
+        "/key/info" | "/key/list" | "/spend/logs" | "/spend/report" => {
+            not_allowed(&method, &path, "GET")
         }
         "/health"
         | "/health/liveliness"

@@ -174,3 +174,53 @@ pub async fn error_of(resp: reqwest::Response) -> (u16, serde_json::Value) {
     let v: serde_json::Value = resp.json().await.expect("json error body");
     (status, v["error"].clone())
 }
+
+/// A PostgreSQL database of its own for one test (`LLMROUTE_TEST_DATABASE_URL` names the
+/// server; default the local one). Dropped with [`TestDatabase::drop_database`].
+pub struct TestDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// Creates `llmroute_srv_<random>`; fails the test if PostgreSQL is not reachable.
+    pub async fn create() -> Option<TestDatabase> {
+        let admin_url = std::env::var("LLMROUTE_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+        let name = format!("llmroute_srv_{:016x}", rand::random::<u64>());
+        let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("PostgreSQL at {admin_url} is needed (run scripts/test): {e}")
+            });
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_string())
+            .unwrap_or(admin_url.clone());
+        Some(TestDatabase {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        })
+    }
+
+    /// Drops the database (connections are terminated first).
+    pub async fn drop_database(self) {
+        let (client, conn) = tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        let _ = client
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await;
+    }
+}

@@ -1,0 +1,378 @@
+//! The admin API, with LiteLLM's paths and bodies (master key only):
+//! `POST /key/generate`, `GET /key/info?key=`, `POST /key/update`, `POST /key/delete`,
+//! `GET /key/list`, `GET /spend/logs`, `GET /spend/report`.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use llmroute_core::auth::hash_key;
+use llmroute_core::keys::VirtualKey;
+use llmroute_core::store::{parse_budget_duration, KeyUpdate, LogFilter, NewKey, Page};
+use llmroute_core::{Error, Secret};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::body::{parse_json, read_limited};
+use super::info::authenticate_master;
+use super::response::{self, Body};
+use crate::gateway::Gateway;
+
+/// Which admin operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminOp {
+    /// `POST /key/generate`.
+    Generate,
+    /// `GET /key/info`.
+    Info,
+    /// `POST /key/update`.
+    Update,
+    /// `POST /key/delete`.
+    Delete,
+    /// `GET /key/list`.
+    List,
+    /// `GET /spend/logs`.
+    SpendLogs,
+    /// `GET /spend/report`.
+    SpendReport,
+}
+
+const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Serves one admin request.
+pub async fn handle(gw: &Gateway, req: Request<Incoming>, op: AdminOp) -> Response<Body> {
+    if let Err(e) = authenticate_master(gw, req.headers()).await {
+        return response::error(&e);
+    }
+    let query = query(&req);
+    let result = match op {
+        AdminOp::Generate => match body(req).await {
+            Ok(b) => generate(gw, b).await,
+            Err(e) => Err(e),
+        },
+        AdminOp::Info => info(gw, &query).await,
+        AdminOp::Update => match body(req).await {
+            Ok(b) => update(gw, b).await,
+            Err(e) => Err(e),
+        },
+        AdminOp::Delete => match body(req).await {
+            Ok(b) => delete(gw, b).await,
+            Err(e) => Err(e),
+        },
+        AdminOp::List => list(gw, &query).await,
+        AdminOp::SpendLogs => spend_logs(gw, &query).await,
+        AdminOp::SpendReport => spend_report(gw, &query).await,
+    };
+    match result {
+        Ok(value) => response::json(StatusCode::OK, &value),
+        Err(e) => response::error(&e),
+    }
+}
+
+fn query(req: &Request<Incoming>) -> HashMap<String, String> {
+    req.uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn body(req: Request<Incoming>) -> Result<Map<String, Value>, Error> {
+    let bytes = read_limited(req.into_body(), ADMIN_BODY_LIMIT).await?;
+    if bytes.is_empty() {
+        return Ok(Map::new());
+    }
+    parse_json(&bytes)
+}
+
+/// A key given as `sk-...` or as its SHA-256 hex hash.
+fn key_hash(reference: &str) -> String {
+    let r = reference.trim();
+    if r.len() == 64 && r.bytes().all(|b| b.is_ascii_hexdigit()) {
+        r.to_ascii_lowercase()
+    } else {
+        hash_key(r)
+    }
+}
+
+fn field<T: for<'de> Deserialize<'de>>(
+    body: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<T>, Error> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|e| Error::invalid(format!("`{name}`: {e}"), Some(name), "invalid_value")),
+    }
+}
+
+/// A nullable field of an update: absent → leave, `null` → clear, value → set.
+fn nullable<T: for<'de> Deserialize<'de>>(
+    body: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<Option<T>>, Error> {
+    match body.get(name) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(_) => field(body, name).map(Some),
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `expires` as Unix seconds or an RFC 3339 time, or `duration` (`30d`) from now.
+fn expiry(body: &Map<String, Value>) -> Result<Option<Option<i64>>, Error> {
+    if let Some(d) = body.get("duration") {
+        return match d {
+            Value::Null => Ok(Some(None)),
+            Value::String(s) => parse_budget_duration(s)
+                .map(|p| Some(Some(now_secs() + p.as_secs() as i64)))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        format!("`duration` {s:?} is not a period; use e.g. 30d, 12h, 1w"),
+                        Some("duration"),
+                        "invalid_value",
+                    )
+                }),
+            _ => Err(Error::invalid(
+                "`duration` must be a string like 30d",
+                Some("duration"),
+                "invalid_value",
+            )),
+        };
+    }
+    match body.get("expires") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::Number(n)) => Ok(Some(n.as_i64())),
+        Some(Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| Some(Some(t.timestamp())))
+            .map_err(|e| {
+                Error::invalid(
+                    format!("`expires` {s:?}: {e}; use RFC 3339 or Unix seconds"),
+                    Some("expires"),
+                    "invalid_value",
+                )
+            }),
+        Some(_) => Err(Error::invalid(
+            "`expires` must be a time",
+            Some("expires"),
+            "invalid_value",
+        )),
+    }
+}
+
+fn record_json(key: &VirtualKey) -> Value {
+    let mut v = serde_json::to_value(key).unwrap_or_else(|_| json!({}));
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("token".to_string(), Value::from(key.token_hash.clone()));
+        obj.insert(
+            "key_name".to_string(),
+            Value::from(format!(
+                "sk-...{}",
+                &key.token_hash[..4.min(key.token_hash.len())]
+            )),
+        );
+    }
+    v
+}
+
+async fn generate(gw: &Gateway, body: Map<String, Value>) -> Result<Value, Error> {
+    let new = NewKey {
+        key: field::<String>(&body, "key")?.map(Secret::new),
+        key_alias: field(&body, "key_alias")?,
+        models: field(&body, "models")?.unwrap_or_default(),
+        max_budget: field(&body, "max_budget")?,
+        budget_duration: field(&body, "budget_duration")?,
+        rpm_limit: field(&body, "rpm_limit")?,
+        tpm_limit: field(&body, "tpm_limit")?,
+        expires: expiry(&body)?.flatten(),
+        metadata: field(&body, "metadata")?.unwrap_or(Value::Null),
+        blocked: field(&body, "blocked")?.unwrap_or(false),
+    };
+    let created = gw.store.create_key(new).await.map_err(Error::from)?;
+    let mut v = record_json(&created.record);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("key".to_string(), Value::from(created.key.expose()));
+    }
+    tracing::info!(
+        alias = created.record.key_alias.as_deref().unwrap_or("-"),
+        "virtual key created"
+    );
+    Ok(v)
+}
+
+async fn info(gw: &Gateway, query: &HashMap<String, String>) -> Result<Value, Error> {
+    let reference = query.get("key").filter(|k| !k.is_empty()).ok_or_else(|| {
+        Error::invalid(
+            "give the key to look up: GET /key/info?key=sk-... (or its hash)",
+            Some("key"),
+            "missing_key",
+        )
+    })?;
+    let hash = key_hash(reference);
+    match gw.store.get_key(&hash).await.map_err(Error::from)? {
+        Some(key) => Ok(json!({"key": hash, "info": record_json(&key)})),
+        None => Err(key_not_found()),
+    }
+}
+
+fn key_not_found() -> Error {
+    Error::invalid(
+        "no such key; GET /key/list shows the keys that exist",
+        Some("key"),
+        "key_not_found",
+    )
+}
+
+async fn update(gw: &Gateway, body: Map<String, Value>) -> Result<Value, Error> {
+    let reference: String = field(&body, "key")?.ok_or_else(|| {
+        Error::invalid(
+            "`key` is required: the key (sk-...) or its hash",
+            Some("key"),
+            "missing_key",
+        )
+    })?;
+    let hash = key_hash(&reference);
+    let changes = KeyUpdate {
+        key_alias: nullable(&body, "key_alias")?,
+        models: field(&body, "models")?,
+        max_budget: nullable(&body, "max_budget")?,
+        budget_duration: nullable(&body, "budget_duration")?,
+        spend: field(&body, "spend")?,
+        rpm_limit: nullable(&body, "rpm_limit")?,
+        tpm_limit: nullable(&body, "tpm_limit")?,
+        expires: expiry(&body)?,
+        metadata: field(&body, "metadata")?,
+        blocked: field(&body, "blocked")?,
+    };
+    let updated = gw
+        .store
+        .update_key(&hash, &changes)
+        .await
+        .map_err(|e| match e {
+            llmroute_core::store::StoreError::NotFound { .. } => key_not_found(),
+            other => Error::from(other),
+        })?;
+    gw.key_auth.invalidate(&hash).await;
+    Ok(record_json(&updated))
+}
+
+async fn delete(gw: &Gateway, body: Map<String, Value>) -> Result<Value, Error> {
+    let keys: Vec<String> = field(&body, "keys")?.ok_or_else(|| {
+        Error::invalid(
+            "`keys` is required: a list of keys (sk-...) or hashes",
+            Some("keys"),
+            "missing_key",
+        )
+    })?;
+    let hashes: Vec<String> = keys.iter().map(|k| key_hash(k)).collect();
+    let deleted = gw.store.delete_keys(&hashes).await.map_err(Error::from)?;
+    for h in &hashes {
+        gw.key_auth.invalidate(h).await;
+    }
+    Ok(json!({"deleted_keys": hashes, "count": deleted}))
+}
+
+fn page(query: &HashMap<String, String>) -> Page {
+    let num = |name: &str, default: u32| {
+        query
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    Page {
+        page: num("page", 1).max(1),
+        size: num("size", 50).clamp(1, 1000),
+    }
+}
+
+async fn list(gw: &Gateway, query: &HashMap<String, String>) -> Result<Value, Error> {
+    let page = page(query);
+    let listed = gw.store.list_keys(page).await.map_err(Error::from)?;
+    let total_pages = listed.total.div_ceil(u64::from(page.limit()));
+    Ok(json!({
+        "keys": listed.items.iter().map(record_json).collect::<Vec<_>>(),
+        "total_count": listed.total,
+        "current_page": page.page,
+        "total_pages": total_pages,
+    }))
+}
+
+/// `start_date` / `end_date` as `YYYY-MM-DD` (UTC) or RFC 3339; the end date is inclusive.
+fn log_filter(query: &HashMap<String, String>) -> Result<LogFilter, Error> {
+    let time = |name: &'static str, end: bool| -> Result<Option<SystemTime>, Error> {
+        let Some(text) = query.get(name).filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        let secs = if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            let day = if end {
+                day.succ_opt().unwrap_or(day)
+            } else {
+                day
+            };
+            day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp())
+        } else {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|t| t.timestamp())
+        };
+        let secs = secs.ok_or_else(|| {
+            Error::invalid(
+                format!("`{name}` {text:?}: use YYYY-MM-DD or RFC 3339"),
+                Some(name),
+                "invalid_value",
+            )
+        })?;
+        Ok(Some(UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64)))
+    };
+    Ok(LogFilter {
+        key_hash: query
+            .get("api_key")
+            .filter(|k| !k.is_empty())
+            .map(|k| key_hash(k)),
+        start: time("start_date", false)?,
+        end: time("end_date", true)?,
+    })
+}
+
+async fn spend_logs(gw: &Gateway, query: &HashMap<String, String>) -> Result<Value, Error> {
+    let filter = log_filter(query)?;
+    // Logs still queued in memory are written first, so a just-finished request shows.
+    let _ = tokio::time::timeout(Duration::from_secs(2), gw.log_writer.flush()).await;
+    let logs = gw
+        .store
+        .recent_logs(&filter, page(query))
+        .await
+        .map_err(Error::from)?;
+    Ok(serde_json::to_value(logs).unwrap_or_else(|_| json!([])))
+}
+
+async fn spend_report(gw: &Gateway, query: &HashMap<String, String>) -> Result<Value, Error> {
+    let filter = log_filter(query)?;
+    let _ = tokio::time::timeout(Duration::from_secs(2), gw.log_writer.flush()).await;
+    let rows = match query.get("group_by").map(String::as_str).unwrap_or("day") {
+        "day" => gw.store.spend_by_day(&filter).await,
+        "key" => gw.store.spend_by_key(&filter).await,
+        "model" => gw.store.spend_by_model(&filter).await,
+        other => {
+            return Err(Error::invalid(
+                format!("`group_by` {other:?}: use day, key or model"),
+                Some("group_by"),
+                "invalid_value",
+            ))
+        }
+    }
+    .map_err(Error::from)?;
+    Ok(serde_json::to_value(rows).unwrap_or_else(|_| json!([])))
+}

@@ -1,0 +1,280 @@
+//! Virtual keys through the server: the admin API, each refusal, spend logs, budgets,
+//! and two server processes sharing one PostgreSQL database.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use llmroute_azure::fake::{FakeAzure, FakeConfig};
+use serde_json::{json, Value};
+
+async fn fake(latency: Duration) -> FakeAzure {
+    FakeAzure::start(FakeConfig {
+        deployments: vec!["gpt4o-prod".to_string()],
+        latency,
+        ..FakeConfig::default()
+    })
+    .await
+    .expect("fake")
+}
+
+fn config(fake: &FakeAzure, database: Option<&str>) -> String {
+    let db = database
+        .map(|d| format!(", database_url: \"{d}\""))
+        .unwrap_or_default();
+    format!(
+        "model_list:\n  - model_name: gpt-4o\n    litellm_params: {{model: azure/gpt4o-prod, api_base: {}, api_key: fake-azure-key}}\n  \
+         - model_name: mock\n    litellm_params: {{model: mock/echo}}\n\
+         general_settings: {{master_key: {MASTER_KEY}{db}}}\n",
+        fake.base_url()
+    )
+}
+
+async fn admin(server: &Server, path: &str, body: Value) -> (u16, Value) {
+    let resp = client()
+        .post(server.url(path))
+        .bearer_auth(MASTER_KEY)
+        .json(&body)
+        .send()
+        .await
+        .expect("admin");
+    (resp.status().as_u16(), resp.json().await.expect("json"))
+}
+
+async fn admin_get(server: &Server, path: &str) -> (u16, Value) {
+    let resp = client()
+        .get(server.url(path))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .expect("admin");
+    (resp.status().as_u16(), resp.json().await.expect("json"))
+}
+
+async fn chat_with(server: &Server, key: &str, model: &str, stream: bool) -> reqwest::Response {
+    let mut body = chat_body(model, "hi", stream);
+    body["max_tokens"] = json!(100);
+    if stream {
+        body["stream_options"] = json!({"include_usage": true});
+    }
+    client()
+        .post(server.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .expect("chat")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_round_trip_generate_use_info_update_delete() {
+    let fake = fake(Duration::ZERO).await;
+    let server = Server::start(&config(&fake, None));
+    let (s, created) = admin(
+        &server,
+        "/key/generate",
+        json!({"key_alias": "team-a", "models": ["gpt-4o"], "max_budget": 10.0}),
+    )
+    .await;
+    assert_eq!(s, 200, "{created}");
+    let key = created["key"].as_str().expect("key shown once").to_string();
+    assert!(key.starts_with("sk-") && key.len() >= 40);
+    assert_eq!(created["token"].as_str().map(str::len), Some(64));
+
+    let resp = chat_with(&server, &key, "gpt-4o", false).await;
+    assert_eq!(resp.status(), 200);
+    let cost: f64 = resp.headers()["x-litellm-response-cost"]
+        .to_str()
+        .expect("cost")
+        .parse()
+        .expect("f64");
+    assert!(cost > 0.0);
+    let resp = chat_with(&server, &key, "gpt-4o", true).await;
+    assert_eq!(resp.status(), 200);
+    resp.text().await.expect("stream body");
+
+    let (_, logs) = admin_get(&server, &format!("/spend/logs?api_key={key}")).await;
+    let logs = logs.as_array().expect("logs").clone();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert!(
+        logs.iter()
+            .all(|l| l["completion_tokens"].as_u64().unwrap_or(0) > 0),
+        "usage from the stream's final chunk: {logs:?}"
+    );
+    assert!(logs.iter().any(|l| l["stream"] == true));
+
+    let (s, info) = admin_get(&server, &format!("/key/info?key={key}")).await;
+    assert_eq!(s, 200);
+    let spend = info["info"]["spend"].as_f64().expect("spend");
+    assert!(
+        spend >= cost * 2.0 - 1e-12,
+        "spend {spend} after two calls of {cost}"
+    );
+    assert_eq!(info["info"]["key_alias"], "team-a");
+    assert!(
+        info.to_string().find(&key).is_none(),
+        "the key itself is never shown again"
+    );
+
+    let (s, updated) = admin(
+        &server,
+        "/key/update",
+        json!({"key": key, "models": ["mock"], "rpm_limit": 100}),
+    )
+    .await;
+    assert_eq!((s, updated["rpm_limit"].as_u64()), (200, Some(100)));
+    let (s, err) = error_of(chat_with(&server, &key, "gpt-4o", false).await).await;
+    assert_eq!((s, err["code"].as_str()), (403, Some("model_not_allowed")));
+    assert_eq!(chat_with(&server, &key, "mock", false).await.status(), 200);
+
+    let (s, listed) = admin_get(&server, "/key/list").await;
+    assert_eq!((s, listed["total_count"].as_u64()), (200, Some(1)));
+
+    let (s, deleted) = admin(&server, "/key/delete", json!({"keys": [key]})).await;
+    assert_eq!((s, deleted["count"].as_u64()), (200, Some(1)));
+    let (s, err) = error_of(chat_with(&server, &key, "mock", false).await).await;
+    assert_eq!((s, err["code"].as_str()), (401, Some("invalid_api_key")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_virtual_key_refusal_has_its_own_answer() {
+    let fake = fake(Duration::ZERO).await;
+    let server = Server::start(&config(&fake, None));
+    let gen = |body: Value| {
+        let server = &server;
+        async move {
+            admin(server, "/key/generate", body).await.1["key"]
+                .as_str()
+                .expect("key")
+                .to_string()
+        }
+    };
+    let expired = gen(json!({"expires": 1000})).await;
+    let (s, e) = error_of(chat_with(&server, &expired, "mock", false).await).await;
+    assert_eq!((s, e["code"].as_str()), (401, Some("key_expired")), "{e}");
+
+    let blocked = gen(json!({"blocked": true})).await;
+    let (s, e) = error_of(chat_with(&server, &blocked, "mock", false).await).await;
+    assert_eq!((s, e["code"].as_str()), (403, Some("key_blocked")), "{e}");
+
+    let broke = gen(json!({"max_budget": 0.0})).await;
+    let resp = chat_with(&server, &broke, "gpt-4o", false).await;
+    assert_eq!(
+        resp.headers()
+            .get("x-should-retry")
+            .and_then(|v| v.to_str().ok()),
+        Some("false")
+    );
+    let (s, e) = error_of(resp).await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (400, Some("budget_exceeded")),
+        "{e}"
+    );
+
+    let limited = gen(json!({"rpm_limit": 2})).await;
+    assert_eq!(
+        chat_with(&server, &limited, "mock", false).await.status(),
+        200
+    );
+    assert_eq!(
+        chat_with(&server, &limited, "mock", false).await.status(),
+        200
+    );
+    let resp = chat_with(&server, &limited, "mock", false).await;
+    assert!(resp.headers().contains_key("retry-after"));
+    let (s, e) = error_of(resp).await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (429, Some("rate_limit_exceeded")),
+        "{e}"
+    );
+
+    let admin_only = client()
+        .get(server.url("/key/list"))
+        .bearer_auth(&limited)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(admin_only.status(), 403);
+
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("m")
+        .text()
+        .await
+        .expect("t");
+    assert!(
+        metrics.contains("llmroute_rejections_total{reason=\"budget_exceeded\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("llmroute_rejections_total{reason=\"key_rate_limited\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("llmroute_log_queue_depth"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_for_ten_lets_at_most_ten_of_fifty_concurrent_requests_through() {
+    let fake = fake(Duration::from_millis(300)).await;
+    let server = Server::start(&config(&fake, None));
+    // Each request reserves its estimate (~8 prompt tokens at $2.50/M + 100 max tokens at
+    // $10/M ≈ $0.00102); the budget holds ten of them.
+    let (_, created) = admin(&server, "/key/generate", json!({"max_budget": 0.0103})).await;
+    let key = created["key"].as_str().expect("key").to_string();
+    let calls = (0..50).map(|_| chat_with(&server, &key, "gpt-4o", false));
+    let statuses: Vec<u16> = futures::future::join_all(calls)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 400).count();
+    assert!((1..=10).contains(&ok), "{ok} succeeded: {statuses:?}");
+    assert_eq!(ok + refused, 50, "{statuses:?}");
+    assert_eq!(
+        fake.calls() as usize,
+        ok,
+        "refused requests never reached the upstream"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgres_database_share_keys_and_logs() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let fake = fake(Duration::ZERO).await;
+    let one = Server::start(&config(&fake, Some(&db.url)));
+    let two = Server::start(&config(&fake, Some(&db.url)));
+    let (_, created) = admin(&one, "/key/generate", json!({"key_alias": "shared"})).await;
+    let key = created["key"].as_str().expect("key").to_string();
+    assert_eq!(
+        chat_with(&two, &key, "gpt-4o", false).await.status(),
+        200,
+        "a key made on one works on the other"
+    );
+    assert_eq!(chat_with(&one, &key, "gpt-4o", false).await.status(), 200);
+    // Each server writes its own logs in batches; asking flushes that server's queue.
+    let path = format!("/spend/logs?api_key={key}");
+    admin_get(&one, &path).await;
+    let (_, logs_two) = admin_get(&two, &path).await;
+    let (_, logs_one) = admin_get(&one, &path).await;
+    assert_eq!(logs_one.as_array().map(Vec::len), Some(2), "{logs_one}");
+    assert_eq!(logs_two.as_array().map(Vec::len), Some(2), "{logs_two}");
+    let ready: Value = client()
+        .get(one.url("/health/readiness"))
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("j");
+    assert_eq!(ready["db"], "connected");
+    drop((one, two));
+    db.drop_database().await;
+}
