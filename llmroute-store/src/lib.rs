@@ -21,12 +21,14 @@
 //! ```
 
 pub mod budget;
+pub mod cache;
 pub mod checks;
 pub mod estimate;
 pub mod key_auth;
 pub mod log_writer;
 mod open;
 pub mod postgres;
+pub mod redis;
 pub mod sqlite;
 
 pub use checks::{check_budget, check_key, check_model, effective_spend};
@@ -37,3 +39,4 @@ pub use llmroute_core::store::{
 };
 pub use log_writer::{LogWriter, LogWriterConfig, LogWriterStats};
 pub use open::{open, open_with, redact_url, StoreOptions};
+pub use redis::{connect as connect_redis, RedisHandles};
