@@ -57,6 +57,9 @@ pub struct ClientCredentials {
     scope: String,
     cached: RwLock<Option<Cached>>,
     refresh: tokio::sync::Mutex<()>,
+    /// The last failed refresh, so callers that waited for it share its error instead of
+    /// each asking the token endpoint again.
+    failed: RwLock<Option<(Instant, Error)>>,
 }
 
 impl std::fmt::Debug for ClientCredentials {
@@ -91,6 +94,7 @@ impl ClientCredentials {
             scope: COGNITIVE_SERVICES_SCOPE.to_string(),
             cached: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
+            failed: RwLock::new(None),
         })
     }
 
@@ -194,7 +198,18 @@ impl TokenProvider for ClientCredentials {
                 return Ok(c.token.clone());
             }
         }
+        let failed_meanwhile = self.failed.read().ok().and_then(|f| {
+            f.as_ref()
+                .filter(|(at, _)| *at >= now)
+                .map(|(_, e)| e.clone())
+        });
+        if let Some(e) = failed_meanwhile {
+            return Err(e);
+        }
         let result = self.fetch().await;
+        if let (Err(e), Ok(mut failed)) = (&result, self.failed.write()) {
+            *failed = Some((Instant::now(), e.clone()));
+        }
         drop_guard_after(guard, || match result {
             Ok(fresh) => {
                 let token = fresh.token.clone();

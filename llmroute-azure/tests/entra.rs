@@ -92,6 +92,37 @@ async fn wrong_client_secret_is_an_upstream_auth_error_naming_the_fix() {
 }
 
 #[tokio::test]
+async fn concurrent_callers_share_one_failed_token_request() {
+    let fake = fake_with(FakeConfig {
+        deployments: vec!["d".into()],
+        token_delay: Duration::from_millis(50),
+        ..FakeConfig::default()
+    })
+    .await;
+    let p = Arc::new(provider(
+        &entra_deployment(&fake, "d", "not-the-secret"),
+        false,
+    ));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let p = p.clone();
+            tokio::spawn(async move { p.chat(&hello()).await.map(|_| ()) })
+        })
+        .collect();
+    for t in tasks {
+        assert!(matches!(
+            t.await.expect("join"),
+            Err(Error::UpstreamAuth { .. })
+        ));
+    }
+    assert_eq!(
+        fake.token_requests(),
+        1,
+        "waiters reuse the failure instead of retrying serially"
+    );
+}
+
+#[tokio::test]
 async fn a_fixed_azure_ad_token_is_sent_as_bearer_and_a_bad_one_is_a_401() {
     let fake = fake(&["d"]).await;
     let mut cfg = deployment(&fake.base_url(), "d");

@@ -14,7 +14,8 @@ use hyper::body::Frame;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use super::canned::{self, content_filter_error, gateway_error, openai_error};
+use super::canned::{self, gateway_error, openai_error};
+use super::faults::fault_answer;
 use super::server::{azure_headers, full, json_response, Body};
 use super::{Fault, RecordedRequest, State};
 use crate::version::{ApiVersion, Feature};
@@ -114,7 +115,12 @@ fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn bad_request(state: &State, message: &str, param: Option<&str>, code: Option<&str>) -> Outcome {
+pub(crate) fn bad_request(
+    state: &State,
+    message: &str,
+    param: Option<&str>,
+    code: Option<&str>,
+) -> Outcome {
     Outcome::Response(json_response(
         state,
         StatusCode::BAD_REQUEST,
@@ -122,7 +128,7 @@ fn bad_request(state: &State, message: &str, param: Option<&str>, code: Option<&
     ))
 }
 
-fn gateway(state: &State, status: StatusCode, code: &str, message: &str) -> Outcome {
+pub(crate) fn gateway(state: &State, status: StatusCode, code: &str, message: &str) -> Outcome {
     Outcome::Response(json_response(state, status, gateway_error(code, message)))
 }
 
@@ -319,57 +325,6 @@ fn validate(state: &State, probe: &Probe<'_>, version: &ApiVersion) -> Option<Ou
         return Some(bad_request(state, message, Some("stream_options"), None));
     }
     None
-}
-
-/// The answer of a fault that replaces the normal answer.
-fn fault_answer(state: &State, fault: &Fault, version: &ApiVersion) -> Option<Outcome> {
-    Some(match fault {
-        Fault::RateLimited { retry_after_secs, retry_after_ms } => {
-            let secs = retry_after_secs.or(retry_after_ms.map(|ms| ms.div_ceil(1000))).unwrap_or(1);
-            let message = format!(
-                "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version {} have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after {secs} seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.",
-                version.raw
-            );
-            let mut resp = json_response(state, StatusCode::TOO_MANY_REQUESTS, gateway_error("429", &message));
-            let h = resp.headers_mut();
-            if let Some(s) = retry_after_secs {
-                h.insert("retry-after", HeaderValue::from(*s));
-            }
-            if let Some(ms) = retry_after_ms {
-                h.insert("retry-after-ms", HeaderValue::from(*ms));
-            }
-            h.insert("policy-id", HeaderValue::from_static("DeploymentRatelimit-Token"));
-            Outcome::Response(resp)
-        }
-        Fault::Unauthorized => gateway(state, StatusCode::UNAUTHORIZED, "401", canned::UNAUTHORIZED),
-        Fault::DeploymentNotFound => gateway(state, StatusCode::NOT_FOUND, "DeploymentNotFound", canned::DEPLOYMENT_NOT_FOUND),
-        Fault::ResourceNotFound => gateway(state, StatusCode::NOT_FOUND, "404", "Resource not found"),
-        Fault::ContentFilter => Outcome::Response(json_response(state, StatusCode::BAD_REQUEST, content_filter_error())),
-        Fault::ContextLengthExceeded => bad_request(
-            state,
-            "This model's maximum context length is 128000 tokens. However, your messages resulted in 192041 tokens. Please reduce the length of the messages.",
-            Some("messages"),
-            Some("context_length_exceeded"),
-        ),
-        Fault::RequestTimeout => Outcome::Response(json_response(
-            state,
-            StatusCode::REQUEST_TIMEOUT,
-            gateway_error("408", "The operation was timeout."),
-        )),
-        Fault::ServerError(status) => {
-            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let message = if status == StatusCode::SERVICE_UNAVAILABLE {
-                "That model is currently overloaded with other requests. You can retry your request, or contact us through an Azure support request at: https://go.microsoft.com/fwlink/?linkid=2213926 if the error persists."
-            } else {
-                "The server had an error while processing your request. Sorry about that!"
-            };
-            Outcome::Response(json_response(state, status, openai_error(message, "server_error", None, None)))
-        }
-        Fault::ConnectionReset => Outcome::Reset,
-        Fault::DelayFirstByte(_) | Fault::SlowStream(_) | Fault::CutStream { .. } | Fault::MidStreamError { .. } => {
-            return None
-        }
-    })
 }
 
 fn stream_answer(state: &State, usage: bool, fault: Option<&Fault>) -> Response<Body> {

@@ -28,6 +28,15 @@
 //! `x-ms-region`. Bodies are prepared once at start, so the hot path only checks and
 //! copies reference-counted bytes; that makes it usable as the benchmark upstream.
 //!
+//! The API other crates' tests rely on (kept stable): [`FakeAzure::start`] /
+//! [`FakeAzure::start_on`] with a [`FakeConfig`]; [`FakeAzure::base_url`] (the
+//! `api_base`), [`FakeAzure::token_url`] (the Entra `token_url`); counters
+//! [`FakeAzure::calls`], [`FakeAzure::calls_for`], [`FakeAzure::token_requests`],
+//! [`FakeAzure::connections`]; scripted faults [`FakeAzure::push_fault`],
+//! [`FakeAzure::push_fault_for`], [`FakeAzure::push_faults`], [`FakeAzure::clear_faults`];
+//! and [`FakeAzure::last_request`] / [`FakeAzure::last_request_headers`]. Dropping the
+//! value stops the server.
+//!
 //! ```no_run
 //! # async fn demo() {
 //! use llmroute_azure::fake::{FakeAzure, FakeConfig, Fault};
@@ -45,6 +54,7 @@
 
 mod canned;
 mod chat;
+mod faults;
 mod server;
 mod token;
 
