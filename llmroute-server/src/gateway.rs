@@ -219,9 +219,14 @@ pub fn make_provider(
     })
 }
 
+/// The router of a config with its providers, and nothing else (no store, no keys): what
+/// the gateway routes with, and what one-off callers such as `llmroute chat` use.
+pub fn build_router(config: &Config, client: &AzureClient) -> Result<Router, ConfigError> {
+    Router::from_config(config, &|d| make_provider(d, config.drop_params, client))
+}
+
 fn build_routing(config: Config, client: &AzureClient) -> Result<Routing, StartError> {
-    let drop_params = config.drop_params;
-    let router = Router::from_config(&config, &|d| make_provider(d, drop_params, client))?;
+    let router = build_router(&config, client)?;
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use llmroute_azure::AzureClient;
-use llmroute_core::router::Router;
 use llmroute_core::types::{ChatRequest, Message, StreamOptions, Usage};
-use llmroute_server::gateway::make_provider;
+use llmroute_server::gateway::build_router;
 use llmroute_server::prices::Prices;
 
 use crate::args::ChatArgs;
@@ -129,7 +128,7 @@ async fn run_embedded(
     };
     let client = AzureClient::new()
         .map_err(|e| CliError::Other(format!("creating the upstream HTTP client: {e}")))?;
-    let router = Router::from_config(&config, &|d| make_provider(d, config.drop_params, &client))?;
+    let router = build_router(&config, &client)?;
     if !router.has_model(&model) {
         return Err(CliError::Usage(format!(
             "model '{model}' is not in {}; it has: {}",
