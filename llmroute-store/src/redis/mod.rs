@@ -101,8 +101,9 @@ pub async fn connect_with(
     prefix: &str,
     options: RedisOptions,
 ) -> Result<RedisHandles, StoreError> {
+    let retry_every = options.retry_every;
     let pool = RedisPool::new(settings, options)?;
-    let gate = |component, fallback| Arc::new(Gate::new(component, fallback, options.retry_every));
+    let gate = |component, fallback| Arc::new(Gate::new(component, fallback, retry_every));
     let g_counters = gate("counters", "in-process deployment counters");
     let g_limiter = gate("rate_limiter", "in-process per-key rate limits");
     let g_budgets = gate("budgets", "in-process budget reservations");

@@ -8,16 +8,16 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool_redis::{Pool, PoolConfig, Runtime, Timeouts};
+use deadpool_redis::{Manager, Pool, Runtime};
 use llmroute_core::config::RedisSettings;
 use llmroute_core::store::StoreError;
 use redis::aio::MultiplexedConnection;
-use redis::RedisResult;
+use redis::{IntoConnectionInfo, RedisResult, TlsCertificates};
 
 use crate::redact_url;
 
-/// Timeouts and sizes of the Redis connection.
-#[derive(Debug, Clone, Copy)]
+/// Timeouts, sizes and TLS trust of the Redis connection.
+#[derive(Debug, Clone)]
 pub struct RedisOptions {
     /// Longest wait for a new connection (TCP + TLS + AUTH).
     pub connect_timeout: Duration,
@@ -28,6 +28,9 @@ pub struct RedisOptions {
     pub retry_every: Duration,
     /// Connections the pool may hold (one is in use at a time; spares for reconnects).
     pub max_connections: usize,
+    /// PEM root certificate(s) to trust for `rediss://` instead of Mozilla's roots (a
+    /// self-hosted Redis with a private CA; ElastiCache needs none).
+    pub ca_pem: Option<Arc<[u8]>>,
 }
 
 impl Default for RedisOptions {
@@ -37,7 +40,23 @@ impl Default for RedisOptions {
             command_timeout: Duration::from_millis(300),
             retry_every: Duration::from_secs(1),
             max_connections: 4,
+            ca_pem: None,
         }
+    }
+}
+
+impl RedisOptions {
+    /// Trusts the PEM certificate(s) in `path` for `rediss://`.
+    pub fn with_ca_file(mut self, path: &std::path::Path) -> Result<Self, StoreError> {
+        let pem = std::fs::read(path).map_err(|e| StoreError::Invalid {
+            field: "redis_ca_file",
+            message: format!(
+                "cannot read the Redis CA certificate file {}: {e}; give a readable PEM file",
+                path.display()
+            ),
+        })?;
+        self.ca_pem = Some(pem.into());
+        Ok(self)
     }
 }
 
@@ -114,21 +133,27 @@ impl RedisPool {
             if tls { " over TLS" } else { "" },
             settings.from
         );
-        let cfg = deadpool_redis::Config {
-            url: Some(url.to_string()),
-            connection: None,
-            pool: Some(PoolConfig {
-                max_size: options.max_connections.max(1),
-                timeouts: Timeouts {
-                    wait: Some(options.connect_timeout),
-                    create: Some(options.connect_timeout),
-                    recycle: Some(options.connect_timeout),
-                },
-                ..PoolConfig::default()
-            }),
-        };
-        let pool = cfg
-            .create_pool(Some(Runtime::Tokio1))
+        let mut info = url
+            .into_connection_info()
+            .map_err(|e| invalid(e.to_string()))?;
+        if let (true, Some(pem)) = (tls, &options.ca_pem) {
+            let certs = TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.to_vec()),
+            };
+            info = redis::Client::build_with_tls(info, certs)
+                .map_err(|e| invalid(format!("the CA certificate is not usable: {e}")))?
+                .get_connection_info()
+                .clone();
+        }
+        let manager = Manager::new(info).map_err(|e| invalid(e.to_string()))?;
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections.max(1))
+            .wait_timeout(Some(options.connect_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .recycle_timeout(Some(options.connect_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
             .map_err(|e| invalid(e.to_string()))?;
         Ok(RedisPool {
             inner: Arc::new(Inner {
@@ -153,8 +178,8 @@ impl RedisPool {
     }
 
     /// The options in use.
-    pub fn options(&self) -> RedisOptions {
-        self.inner.options
+    pub fn options(&self) -> &RedisOptions {
+        &self.inner.options
     }
 
     /// One `PING` (for start-up and readiness).

@@ -93,17 +93,32 @@ pub async fn cleanup(prefix: &str) {
 pub struct OwnRedis {
     pub port: u16,
     child: Option<Child>,
+    /// `Some((cert, key))`: TLS only, on `port`.
+    tls: Option<(String, String)>,
 }
 
 impl OwnRedis {
     /// Starts one on a free port and waits until it answers.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Starts one that speaks only TLS, with this certificate and key (PEM files).
+    pub async fn start_tls(cert: &str, key: &str) -> Self {
+        Self::start_with(Some((cert.to_string(), key.to_string()))).await
+    }
+
+    async fn start_with(tls: Option<(String, String)>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut r = OwnRedis { port, child: None };
+        let mut r = OwnRedis {
+            port,
+            child: None,
+            tls,
+        };
         r.restart().await;
         r
     }
@@ -139,8 +154,23 @@ impl OwnRedis {
     /// Starts it again on the same port (empty: nothing is saved).
     pub async fn restart(&mut self) {
         self.stop();
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+        let port = self.port.to_string();
+        let mut cmd = Command::new("redis-server");
+        match &self.tls {
+            None => cmd.args(["--port", &port]),
+            Some((cert, key)) => cmd
+                .args([
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port,
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .args(["--tls-cert-file", cert, "--tls-key-file", key]),
+        };
+        let child = cmd
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -149,7 +179,15 @@ impl OwnRedis {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(client) = redis::Client::open(self.url()) {
+            if self.tls.is_some() {
+                // Up once it accepts TCP connections.
+                if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+            } else if let Ok(client) = redis::Client::open(self.url()) {
                 if let Ok(mut c) = client.get_multiplexed_async_connection().await {
                     if redis::cmd("PING")
                         .query_async::<String>(&mut c)
