@@ -63,6 +63,13 @@ impl StreamAssembler {
         }
     }
 
+    /// Whether the answer is complete: at least one choice, and every choice has its
+    /// `finish_reason`. Only a complete answer should be cached (not one cut by an
+    /// error, a timeout or a client that went away).
+    pub fn is_complete(&self) -> bool {
+        !self.choices.is_empty() && self.choices.values().all(|c| c.finish_reason.is_some())
+    }
+
     /// The whole response (`object: chat.completion`).
     pub fn finish(self) -> ChatResponse {
         let mut r = self.response;
@@ -255,6 +262,14 @@ mod tests {
             {"id": "c1", "created": 5, "model": "gpt-4o", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}, {"index": 1, "delta": {}, "finish_reason": "tool_calls"}]},
             {"id": "c1", "created": 5, "model": "gpt-4o", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13}}
         ]));
+        let mut partial = StreamAssembler::new();
+        for c in &cs[..7] {
+            partial.push(c);
+        }
+        assert!(!partial.is_complete(), "no finish_reason yet");
+        partial.push(&cs[7]);
+        assert!(partial.is_complete());
+        assert!(!StreamAssembler::new().is_complete());
         let r = assemble_stream(&cs);
         assert_eq!(
             (
