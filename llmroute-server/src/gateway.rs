@@ -15,13 +15,14 @@ use llmroute_core::config::{Config, ConfigError, ConfigSource, DeploymentConfig,
 use llmroute_core::cost::PriceTable;
 use llmroute_core::events::FanOut;
 use llmroute_core::events::RequestSink;
-use llmroute_core::limits::{KeyRateLimiter, LocalRateLimiter};
+use llmroute_core::limits::KeyRateLimiter;
 use llmroute_core::mock::MockProvider;
 use llmroute_core::router::Router;
 use llmroute_core::store::{Store, StoreError};
 use llmroute_core::types::{ModelList, ModelObject};
 use llmroute_core::Provider;
-use llmroute_store::budget::{BudgetReserver, LocalBudgets};
+use llmroute_store::budget::BudgetReserver;
+use llmroute_store::cache::TieredCache;
 use llmroute_store::estimate::CostEstimator;
 use llmroute_store::{KeyAuth, KeyAuthConfig, LogWriter, LogWriterConfig};
 
@@ -29,6 +30,7 @@ use crate::master_key::{self, MasterKeySource};
 use crate::metrics::Metrics;
 use crate::prices::Prices;
 use crate::request_log::LogSink;
+use crate::shared_state::SharedState;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +108,10 @@ pub struct Gateway {
     pub estimator: CostEstimator,
     /// Where the database is, for the start-up log and readiness (password redacted).
     pub store_description: String,
+    /// The response cache, when `litellm_settings.cache` is on.
+    pub cache: Option<Arc<TieredCache>>,
+    /// Redis and what is shared through it (kept across reloads).
+    pub shared: SharedState,
     /// `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Start-up settings.
@@ -139,17 +145,21 @@ impl Gateway {
             ),
         };
         let store = llmroute_store::open(database_url.as_deref(), &options.data_dir).await?;
-        let routing = build_routing(config, &client)?;
+        let shared = crate::shared_state::connect(&config).await?;
+        let routing = build_routing(config, &client, &shared)?;
         let key_auth = Arc::new(KeyAuth::new(
             Some(master_key),
             store.clone(),
             KeyAuthConfig::default(),
         ));
         let auth: Arc<dyn Authenticator> = key_auth.clone();
+        // The tokenizer behind budget estimates loads in the background, not on a request.
+        tokio::spawn(llmroute_store::estimate::warm_up());
         let log_writer = LogWriter::spawn(store.clone(), LogWriterConfig::default());
         let sink: Arc<dyn RequestSink> =
             Arc::new(FanOut(vec![Arc::new(LogSink), log_writer.clone()]));
         let mut metrics = Metrics::default();
+        metrics.add_extra(Arc::new(shared.clone()));
         metrics.add_extra(Arc::new(crate::store_metrics::StoreMetrics {
             log_writer: log_writer.clone(),
             key_auth: key_auth.clone(),
@@ -162,10 +172,12 @@ impl Gateway {
             store,
             key_auth,
             log_writer,
-            limiter: Arc::new(LocalRateLimiter::new()),
-            budgets: Arc::new(LocalBudgets::new()),
+            limiter: shared.limiter.clone(),
+            budgets: shared.budgets.clone(),
+            cache: shared.cache.clone(),
             estimator: CostEstimator::new(PriceTable::default(), 4096),
             store_description,
+            shared,
             metrics: Arc::new(metrics),
             options,
             master_key_source,
@@ -183,7 +195,7 @@ impl Gateway {
     /// On failure the running config stays and the error is returned.
     pub fn reload(&self) -> Result<(), StartError> {
         let config = self.options.source.load()?;
-        let routing = build_routing(config, &self.client)?;
+        let routing = build_routing(config, &self.client, &self.shared)?;
         self.routing.store(Arc::new(routing));
         Ok(())
     }
@@ -225,8 +237,15 @@ pub fn build_router(config: &Config, client: &AzureClient) -> Result<Router, Con
     Router::from_config(config, &|d| make_provider(d, config.drop_params, client))
 }
 
-fn build_routing(config: Config, client: &AzureClient) -> Result<Routing, StartError> {
+fn build_routing(
+    config: Config,
+    client: &AzureClient,
+    shared: &SharedState,
+) -> Result<Routing, StartError> {
     let router = build_router(&config, client)?;
+    if let Some(counters) = &shared.counters {
+        router.set_counters(counters.clone());
+    }
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

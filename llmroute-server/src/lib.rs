@@ -12,11 +12,13 @@
 //!    `api-key`; the gateway's [`llmroute_core::auth::Authenticator`] checks it (master
 //!    key in constant time, virtual keys from the store).
 //! 4. **Parse** — [`http::body`]: size limit (413), JSON with the error position (400).
-//! 5. **Admit** — [`http::chat`]: model known (404), allowed for the key (403).
-//! 6. **Call** — [`llmroute_core::router::Router`]: strategy, retries, cooldowns,
+//! 5. **Admit** — [`http::chat`]: model known (404), allowed for the key (403); the
+//!    key's rpm / tpm and budget ([`spending`]).
+//! 6. **Cache** — [`response_cache`]: a cached answer is served without an upstream call.
+//! 7. **Call** — [`llmroute_core::router::Router`]: strategy, retries, cooldowns,
 //!    fallbacks, timeouts; providers translate and send ([`llmroute_azure`]).
-//! 7. **Answer** — whole JSON, or [`http::sse`]: chunks out as they arrive.
-//! 8. **Record, off the hot path** — [`accounting`]: cost, metrics, the log line, and
+//! 8. **Answer** — [`http::answer`]: whole JSON, or [`http::sse`]: chunks out as they arrive.
+//! 9. **Record, off the hot path** — [`accounting`]: cost, metrics, the log line, and
 //!    the [`llmroute_core::events::RequestRecord`] handed to the sink (the store writes
 //!    it in batches).
 //!
@@ -30,7 +32,9 @@ pub mod master_key;
 pub mod metrics;
 pub mod prices;
 pub mod request_log;
+pub mod response_cache;
 pub mod serve;
+pub mod shared_state;
 pub mod spending;
 pub mod store_metrics;
 

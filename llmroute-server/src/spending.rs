@@ -38,6 +38,7 @@ pub async fn admit(
     if key.max_budget.is_none() && key.rpm_limit.is_none() && key.tpm_limit.is_none() {
         return Ok(None);
     }
+    llmroute_store::estimate::warm_up().await;
     let estimate = estimator.estimate(&chat.model, chat);
     let tokens = estimate.prompt_tokens + estimate.completion_tokens;
     limiter

@@ -27,6 +27,18 @@ fn encoder() -> Option<&'static CoreBPE> {
     .as_ref()
 }
 
+/// Loads the tokenizer (a few hundred milliseconds, once) on a blocking thread, so no
+/// async worker ever stalls on it; later calls return at once. Call it before
+/// [`count_tokens`] on an async path, and at start-up to have it ready.
+pub async fn warm_up() {
+    static READY: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    READY
+        .get_or_init(|| async {
+            let _ = tokio::task::spawn_blocking(|| encoder().is_some()).await;
+        })
+        .await;
+}
+
 /// Tokens in `text` (o200k_base).
 pub fn count_tokens(text: &str) -> u64 {
     match encoder() {

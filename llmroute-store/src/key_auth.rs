@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use llmroute_core::auth::{hash_key, Authenticator, MasterKeyAuth, Principal};
 use llmroute_core::keys::VirtualKey;
 use llmroute_core::secret::redact_key;
-use llmroute_core::store::Store;
+use llmroute_core::store::{Store, StoreResult};
 use llmroute_core::{Error, Result, Secret};
 
 use crate::checks::check_key;
@@ -64,6 +64,9 @@ pub struct KeyAuth {
     master: Option<MasterKeyAuth>,
     store: Arc<dyn Store>,
     cache: moka::future::Cache<String, Cached>,
+    /// One database lookup per key at a time: concurrent first uses of a key wait for
+    /// the lookup in flight instead of each asking the database.
+    lookups: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     config: KeyAuthConfig,
     served_stale: AtomicU64,
     unverifiable: AtomicU64,
@@ -80,6 +83,10 @@ impl KeyAuth {
             master: master_key.map(MasterKeyAuth::new),
             store,
             cache,
+            lookups: moka::sync::Cache::builder()
+                .max_capacity(config.capacity)
+                .time_to_idle(Duration::from_secs(60))
+                .build(),
             config,
             served_stale: AtomicU64::new(0),
             unverifiable: AtomicU64::new(0),
@@ -104,17 +111,48 @@ impl KeyAuth {
         &self.store
     }
 
-    async fn lookup(&self, presented: &str, hash: &str) -> Result<Arc<VirtualKey>> {
-        let cached = self.cache.get(hash).await;
-        if let Some(c) = cached
-            .as_ref()
+    async fn fresh(&self, hash: &str) -> Option<Arc<VirtualKey>> {
+        self.cache
+            .get(hash)
+            .await
             .filter(|c| c.verified.elapsed() < self.config.fresh_ttl)
-        {
-            return Ok(c.key.clone());
+            .map(|c| c.key.clone())
+    }
+
+    /// The key's record from the database, one lookup per key at a time; the timeout
+    /// covers waiting for a lookup already in flight.
+    async fn query(&self, hash: &str) -> Option<StoreResult<Option<VirtualKey>>> {
+        let lock = self
+            .lookups
+            .get_with(hash.to_string(), || Arc::new(tokio::sync::Mutex::new(())));
+        let work = async {
+            let _turn = lock.lock().await;
+            if let Some(key) = self.fresh(hash).await {
+                return Ok(Some((*key).clone()));
+            }
+            let found = self.store.get_key(hash).await;
+            if let Ok(Some(key)) = &found {
+                // Cached before the turn passes, so the next waiter finds it fresh.
+                let cached = Cached {
+                    key: Arc::new(key.clone()),
+                    verified: Instant::now(),
+                };
+                self.cache.insert(hash.to_string(), cached).await;
+            }
+            found
+        };
+        tokio::time::timeout(self.config.db_timeout, work)
+            .await
+            .ok()
+    }
+
+    async fn lookup(&self, presented: &str, hash: &str) -> Result<Arc<VirtualKey>> {
+        if let Some(key) = self.fresh(hash).await {
+            return Ok(key);
         }
-        let why = match tokio::time::timeout(self.config.db_timeout, self.store.get_key(hash)).await
-        {
-            Ok(Ok(Some(key))) => {
+        let cached = self.cache.get(hash).await;
+        let why = match self.query(hash).await {
+            Some(Ok(Some(key))) => {
                 let key = Arc::new(key);
                 self.cache
                     .insert(
@@ -127,7 +165,7 @@ impl KeyAuth {
                     .await;
                 return Ok(key);
             }
-            Ok(Ok(None)) => {
+            Some(Ok(None)) => {
                 self.cache.invalidate(hash).await;
                 return Err(Error::Unauthorized {
                     message: format!(
@@ -137,8 +175,8 @@ impl KeyAuth {
                     code: "invalid_api_key",
                 });
             }
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {} ms", self.config.db_timeout.as_millis()),
+            Some(Err(e)) => e.to_string(),
+            None => format!("no answer within {} ms", self.config.db_timeout.as_millis()),
         };
         if let Some(c) = cached {
             self.served_stale.fetch_add(1, Ordering::Relaxed);

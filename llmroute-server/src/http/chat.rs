@@ -1,24 +1,23 @@
-//! `POST /v1/chat/completions` (and its aliases): authenticate, parse, route, answer.
+//! `POST /v1/chat/completions` (and its aliases): authenticate, parse, admit, answer
+//! from the cache or route upstream.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
-use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, StreamBody};
+use http::{HeaderMap, Request, Response};
 use hyper::body::Incoming;
 use llmroute_core::auth::Principal;
-use llmroute_core::router::{RouteError, Routed};
 use llmroute_core::types::ChatRequest;
-use llmroute_core::{ChatStream, Completion, Error};
+use llmroute_core::Error;
 
+use super::answer::{self, Answer};
 use super::body::{parse_json, read_limited};
 use super::credentials::presented_key;
-use super::response::{self, set_header, Body};
-use super::sse::SseBody;
-use crate::accounting::{Ledger, Outcome};
+use super::response::{self, Body};
+use crate::accounting::Ledger;
 use crate::gateway::Gateway;
 use crate::metrics::RequestLabels;
+use crate::response_cache::CacheUse;
 
 /// Where a chat request came in.
 #[derive(Debug, Clone)]
@@ -38,20 +37,10 @@ pub async fn handle(
 ) -> Response<Body> {
     let started = Instant::now();
     let started_at = SystemTime::now();
-    let (principal, chat) = match admit(&gw, req, route).await {
+    let headers = req.headers().clone();
+    let (principal, mut chat) = match admit(&gw, req, route).await {
         Ok(admitted) => admitted,
-        Err(err) => {
-            let model = "-".to_string();
-            gw.metrics
-                .requests
-                .get_or_create(&RequestLabels {
-                    route: "chat_completions",
-                    model,
-                    status: err.status(),
-                })
-                .inc();
-            return response::error(&err);
-        }
+        Err(err) => return refused(&gw, err, None),
     };
     let key_spend = principal.key.as_ref().map(|k| k.spend);
     let spending =
@@ -59,8 +48,22 @@ pub async fn handle(
             .await
         {
             Ok(spending) => spending,
-            Err(err) => return refused(&gw, err),
+            Err(err) => {
+                let reason = match &err {
+                    Error::BudgetExceeded { .. } => "budget_exceeded",
+                    _ => "key_rate_limited",
+                };
+                return refused(&gw, err, Some(reason));
+            }
         };
+    let namespace = gw
+        .routing()
+        .config
+        .cache
+        .namespace
+        .clone()
+        .unwrap_or_default();
+    let cache = CacheUse::plan(gw.cache.as_ref(), &namespace, &headers, &mut chat);
     let mut ledger = Ledger::open(
         gw.clone(),
         request_id,
@@ -72,29 +75,38 @@ pub async fn handle(
         chat.is_stream(),
     );
     ledger.attach(spending);
+    let stream = chat.is_stream();
+    let include_usage = chat.wants_stream_usage();
+    let answer = Answer {
+        ledger,
+        key_spend,
+        include_usage,
+    };
+    if let Some(cache) = &cache {
+        if let Some(hit) = cache.lookup().await {
+            return answer.from_cache(&hit, stream);
+        }
+    }
     let router = gw.routing().router.clone();
-    if chat.is_stream() {
-        let include_usage = chat.wants_stream_usage();
+    if stream {
         match router.chat_stream(&chat).await {
-            Ok(routed) => stream_response(routed, include_usage, ledger, key_spend),
-            Err(failed) => failure(failed, ledger),
+            Ok(routed) => answer.stream(routed, cache.and_then(CacheUse::capture)),
+            Err(failed) => answer::failure(failed, answer.ledger),
         }
     } else {
         match router.chat(&chat).await {
-            Ok(routed) => whole_response(routed, ledger, key_spend),
-            Err(failed) => failure(failed, ledger),
+            Ok(routed) => answer.whole(routed, cache),
+            Err(failed) => answer::failure(failed, answer.ledger),
         }
     }
 }
 
-/// A request refused by its key's own limits (budget, rpm, tpm).
-fn refused(gw: &Gateway, err: Error) -> Response<Body> {
-    let reason = match &err {
-        Error::BudgetExceeded { .. } => "budget_exceeded",
-        Error::RateLimited { .. } => "key_rate_limited",
-        _ => "other",
-    };
-    gw.metrics.reject(reason);
+/// A request refused before any upstream call; `reason` counts a refusal by the key's
+/// own limits.
+fn refused(gw: &Gateway, err: Error, reason: Option<&'static str>) -> Response<Body> {
+    if let Some(reason) = reason {
+        gw.metrics.reject(reason);
+    }
     gw.metrics
         .requests
         .get_or_create(&RequestLabels {
@@ -112,8 +124,7 @@ async fn admit(
     req: Request<Incoming>,
     route: ChatRoute,
 ) -> Result<(Principal, ChatRequest), Error> {
-    let key = presented_key(req.headers())?;
-    let principal = gw.auth.authenticate(key).await?;
+    let principal = authenticate(gw, req.headers()).await?;
     let routing = gw.routing();
     let limit = routing.config.general.max_request_bytes;
     let bytes = read_limited(req.into_body(), limit).await?;
@@ -153,118 +164,7 @@ async fn admit(
     Ok((principal, chat))
 }
 
-fn routed_headers(resp: &mut Response<Body>, deployment: &str, group: &str, attempts: u32) {
-    set_header(resp, "x-llmroute-deployment", deployment);
-    set_header(resp, "x-llmroute-model-group", group);
-    resp.headers_mut()
-        .insert("x-llmroute-attempts", HeaderValue::from(attempts));
-}
-
-/// The key's spend so far (LiteLLM's `x-litellm-key-spend`, and ours).
-fn spend_headers(resp: &mut Response<Body>, key_spend: Option<f64>) {
-    if let Some(spend) = key_spend {
-        let text = format!("{spend}");
-        set_header(resp, "x-llmroute-key-spend", &text);
-        set_header(resp, "x-litellm-key-spend", &text);
-    }
-}
-
-fn whole_response(
-    routed: Routed<Completion>,
-    ledger: Ledger,
-    key_spend: Option<f64>,
-) -> Response<Body> {
-    let Routed {
-        value,
-        deployment,
-        model_group,
-        attempts,
-        upstream_time,
-    } = routed;
-    let outcome = Outcome {
-        status: 200,
-        usage: value.response.usage.clone(),
-        upstream_model: Some(value.response.model.clone()),
-        deployment: Some(deployment.clone()),
-        attempts,
-        upstream_time,
-        upstream_request_id: value.meta.request_id.clone(),
-        ..Outcome::default()
-    };
-    let cost = ledger.cost_of(&outcome);
-    let mut resp = response::json(StatusCode::OK, &value.response);
-    routed_headers(&mut resp, &deployment, &model_group, attempts);
-    set_header(&mut resp, "x-litellm-response-cost", &format!("{cost}"));
-    set_header(&mut resp, "x-llmroute-response-cost", &format!("{cost}"));
-    spend_headers(&mut resp, key_spend.map(|s| s + cost));
-    if let Some(id) = &value.meta.request_id {
-        set_header(&mut resp, "apim-request-id", id);
-    }
-    ledger.close(outcome);
-    resp
-}
-
-fn stream_response(
-    routed: Routed<ChatStream>,
-    include_usage: bool,
-    ledger: Ledger,
-    key_spend: Option<f64>,
-) -> Response<Body> {
-    let Routed {
-        value,
-        deployment,
-        model_group,
-        attempts,
-        upstream_time,
-    } = routed;
-    let outcome = Outcome {
-        status: 200,
-        deployment: Some(deployment.clone()),
-        attempts,
-        upstream_time,
-        upstream_request_id: value.meta.request_id.clone(),
-        ..Outcome::default()
-    };
-    let body = SseBody::new(value.chunks, include_usage, ledger, outcome);
-    let mut resp = Response::new(StreamBody::new(body).boxed_unsync());
-    let headers = resp.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    routed_headers(&mut resp, &deployment, &model_group, attempts);
-    spend_headers(&mut resp, key_spend);
-    if let Some(id) = &value.meta.request_id {
-        set_header(&mut resp, "apim-request-id", id);
-    }
-    resp
-}
-
-fn failure(failed: RouteError, ledger: Ledger) -> Response<Body> {
-    let RouteError {
-        error,
-        deployment,
-        attempts,
-        upstream_time,
-    } = failed;
-    let mut resp = response::error(&error);
-    if attempts > 1 {
-        // The gateway already retried upstream: an SDK retry would multiply the load.
-        resp.headers_mut()
-            .insert("x-should-retry", HeaderValue::from_static("false"));
-    }
-    if let Some(d) = &deployment {
-        set_header(&mut resp, "x-llmroute-deployment", d);
-    }
-    resp.headers_mut()
-        .insert("x-llmroute-attempts", HeaderValue::from(attempts));
-    ledger.close(Outcome {
-        status: error.status(),
-        error: Some(error.label()),
-        upstream_error: error.is_upstream(),
-        deployment,
-        attempts,
-        upstream_time,
-        ..Outcome::default()
-    });
-    resp
+async fn authenticate(gw: &Gateway, headers: &HeaderMap) -> Result<Principal, Error> {
+    let key = presented_key(headers)?;
+    gw.auth.authenticate(key).await
 }

@@ -1,6 +1,7 @@
 //! The HTTP front: routes, auth headers, bodies, responses, streams.
 
 pub mod admin;
+pub mod answer;
 pub mod body;
 pub mod chat;
 pub mod credentials;

@@ -18,10 +18,12 @@ use llmroute_core::types::ChatChunk;
 use llmroute_core::{ChunkStream, Error};
 
 use crate::accounting::{Ledger, Outcome};
+use crate::response_cache::StreamCapture;
 
 /// The body stream of an SSE response.
 pub struct SseBody {
     upstream: ChunkStream,
+    capture: Option<StreamCapture>,
     include_usage: bool,
     done: bool,
     ledger: Option<Ledger>,
@@ -31,15 +33,18 @@ pub struct SseBody {
 
 impl SseBody {
     /// Wraps an open upstream stream; `outcome` holds what is known so far (deployment,
-    /// attempts, upstream time until the stream opened).
+    /// attempts, upstream time until the stream opened); `capture` assembles the answer
+    /// for the response cache.
     pub fn new(
         upstream: ChunkStream,
         include_usage: bool,
         ledger: Ledger,
         outcome: Outcome,
+        capture: Option<StreamCapture>,
     ) -> Self {
         SseBody {
             upstream,
+            capture,
             include_usage,
             done: false,
             ledger: Some(ledger),
@@ -59,6 +64,9 @@ impl SseBody {
 
     /// Turns one chunk into a frame, or `None` when it is not for the caller.
     fn frame_for(&mut self, chunk: ChatChunk) -> Option<Bytes> {
+        if let Some(capture) = self.capture.as_mut() {
+            capture.push(&chunk);
+        }
         if let Some(usage) = &chunk.usage {
             self.outcome.usage = Some(usage.clone());
         }
@@ -127,6 +135,9 @@ impl Stream for SseBody {
                 }
                 Poll::Ready(None) => {
                     this.done = true;
+                    if let Some(capture) = this.capture.take() {
+                        capture.finish();
+                    }
                     this.close(false);
                     return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
                         b"data: [DONE]\n\n",

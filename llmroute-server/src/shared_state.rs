@@ -1,0 +1,100 @@
+//! What several server instances share: per-deployment counters and cooldowns, per-key
+//! rate limits, budget reservations and the response cache — through Redis when it is
+//! configured, in this process otherwise. Which one is used is logged at start-up,
+//! never chosen silently.
+
+use std::sync::Arc;
+
+use llmroute_core::config::Config;
+use llmroute_core::limits::{KeyRateLimiter, LocalRateLimiter};
+use llmroute_core::router::Counters;
+use llmroute_store::budget::{BudgetReserver, LocalBudgets};
+use llmroute_store::cache::TieredCache;
+use llmroute_store::redis::{RedisHandles, MOKA_CAPACITY};
+
+use crate::gateway::StartError;
+use crate::metrics::ExtraMetrics;
+
+/// The shared state's backends, built once and kept across config reloads.
+#[derive(Clone)]
+pub struct SharedState {
+    /// Redis, when configured.
+    pub redis: Option<RedisHandles>,
+    /// For the router (`None`: the router keeps its in-process counters).
+    pub counters: Option<Arc<dyn Counters>>,
+    /// Per-key rpm / tpm.
+    pub limiter: Arc<dyn KeyRateLimiter>,
+    /// Budget reservations.
+    pub budgets: Arc<dyn BudgetReserver>,
+    /// The response cache, when `litellm_settings.cache` is on.
+    pub cache: Option<Arc<TieredCache>>,
+}
+
+/// The prefix of every Redis key: `cache_params.namespace`, else `llmroute`.
+pub fn redis_prefix(config: &Config) -> String {
+    format!(
+        "{}:",
+        config
+            .cache
+            .namespace
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("llmroute")
+    )
+}
+
+/// Connects to Redis when the config names one, and says which backends are in use.
+pub async fn connect(config: &Config) -> Result<SharedState, StartError> {
+    let redis = match &config.redis {
+        Some(settings) => Some(
+            llmroute_store::connect_redis(settings, &config.cache, &redis_prefix(config)).await?,
+        ),
+        None => None,
+    };
+    let state = match &redis {
+        Some(r) => SharedState {
+            counters: Some(r.counters.clone()),
+            limiter: r.rate_limiter.clone(),
+            budgets: r.budgets.clone(),
+            cache: config.cache.enabled.then(|| r.cache.clone()),
+            redis: redis.clone(),
+        },
+        None => SharedState {
+            counters: None,
+            limiter: Arc::new(LocalRateLimiter::new()),
+            budgets: Arc::new(LocalBudgets::new()),
+            cache: config
+                .cache
+                .enabled
+                .then(|| Arc::new(TieredCache::memory_only(MOKA_CAPACITY, config.cache.ttl))),
+            redis: None,
+        },
+    };
+    announce(config, &state);
+    Ok(state)
+}
+
+fn announce(config: &Config, state: &SharedState) {
+    match &state.redis {
+        Some(r) => tracing::info!(redis = %r.describe(), "counters, rate limits and budgets: shared through Redis"),
+        None => tracing::info!("counters, rate limits and budgets: in this process (no Redis configured; set REDIS_URL to share them across instances)"),
+    }
+    match (&state.cache, config.cache.kind.as_deref(), &state.redis) {
+        (None, _, _) => tracing::info!("response cache: off (litellm_settings.cache is not true)"),
+        (Some(cache), _, Some(_)) => tracing::info!(cache = %cache.describe(), "response cache: in process, in front of Redis"),
+        (Some(_), Some("redis"), None) => tracing::warn!(
+            "response cache: cache_params.type is redis but no Redis location is configured (REDIS_URL, router_settings.redis_url or cache_params.host); caching in this process only"
+        ),
+        (Some(cache), _, None) => tracing::info!(cache = %cache.describe(), "response cache: in this process"),
+    }
+}
+
+impl ExtraMetrics for SharedState {
+    fn render(&self, out: &mut String) {
+        match (&self.redis, &self.cache) {
+            (Some(r), _) => r.render_prometheus(out),
+            (None, Some(cache)) => cache.render_prometheus(out),
+            (None, None) => {}
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! The response cache and the limits that Redis shares, through real server processes.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use llmroute_azure::fake::{FakeAzure, FakeConfig};
+use serde_json::{json, Value};
+
+async fn fake(latency: Duration) -> FakeAzure {
+    FakeAzure::start(FakeConfig {
+        deployments: vec!["gpt4o-prod".to_string()],
+        latency,
+        ..FakeConfig::default()
+    })
+    .await
+    .expect("fake")
+}
+
+fn redis_url() -> String {
+    std::env::var("LLMROUTE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
+}
+
+/// A config with the cache on; with `redis`, everything shared goes through it under a
+/// namespace of this test's own.
+fn config(
+    fake: &FakeAzure,
+    redis: Option<&str>,
+    namespace: &str,
+    database: Option<&str>,
+) -> String {
+    let redis = redis
+        .map(|r| format!("  redis_url: \"{r}\"\n"))
+        .unwrap_or_default();
+    let db = database
+        .map(|d| format!(", database_url: \"{d}\""))
+        .unwrap_or_default();
+    format!(
+        "model_list:\n  - model_name: gpt-4o\n    litellm_params: {{model: azure/gpt4o-prod, api_base: {}, api_key: fake-azure-key}}\n\
+         litellm_settings:\n  cache: true\n  cache_params: {{type: redis, ttl: 60, namespace: {namespace}}}\n\
+         router_settings:\n  num_retries: 0\n{redis}general_settings: {{master_key: {MASTER_KEY}{db}}}\n",
+        fake.base_url()
+    )
+}
+
+fn namespace() -> String {
+    format!("lrtest{:012x}", rand::random::<u64>())
+}
+
+async fn ask(
+    server: &Server,
+    text: &str,
+    stream: bool,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = client()
+        .post(server.url("/v1/chat/completions"))
+        .bearer_auth(MASTER_KEY)
+        .json(&chat_body("gpt-4o", text, stream));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.expect("send")
+}
+
+fn cache_header(resp: &reqwest::Response) -> Option<String> {
+    resp.headers()
+        .get("x-llmroute-cache")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The streamed text of an SSE body.
+fn streamed_text(body: &str) -> String {
+    sse_events(body)
+        .iter()
+        .filter(|e| *e != "[DONE]")
+        .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_answer_is_served_without_calling_upstream_whole_and_streamed() {
+    let fake = fake(Duration::ZERO).await;
+    let server = Server::start(&config(&fake, None, &namespace(), None));
+    let first = ask(&server, "what is 2+2?", false, &[]).await;
+    assert_eq!(cache_header(&first).as_deref(), Some("miss"));
+    let first: Value = first.json().await.expect("json");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = ask(&server, "what is 2+2?", false, &[]).await;
+    assert_eq!(cache_header(&second).as_deref(), Some("hit"));
+    assert_eq!(second.headers()["x-llmroute-response-cost"], "0");
+    let second: Value = second.json().await.expect("json");
+    assert_eq!(second["choices"], first["choices"]);
+    assert_eq!(fake.calls(), 1, "served from the cache");
+
+    let streamed = ask(&server, "what is 2+2?", true, &[]).await;
+    assert_eq!(cache_header(&streamed).as_deref(), Some("hit"));
+    let text = streamed_text(&streamed.text().await.expect("body"));
+    assert_eq!(
+        text,
+        first["choices"][0]["message"]["content"]
+            .as_str()
+            .expect("content")
+    );
+    assert_eq!(fake.calls(), 1, "the stream was replayed from the cache");
+
+    let logs: Value = client()
+        .get(server.url("/spend/logs"))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .expect("logs")
+        .json()
+        .await
+        .expect("json");
+    let hits: Vec<&Value> = logs
+        .as_array()
+        .expect("logs")
+        .iter()
+        .filter(|l| l["cache_hit"] == true)
+        .collect();
+    assert_eq!(hits.len(), 2, "{logs}");
+    assert!(
+        hits.iter().all(|l| l["cost"].as_f64() == Some(0.0)),
+        "{logs}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_answer_is_cached_once_complete_and_opt_outs_are_honoured() {
+    let fake = fake(Duration::ZERO).await;
+    let server = Server::start(&config(&fake, None, &namespace(), None));
+    let text = streamed_text(
+        &ask(&server, "stream me", true, &[])
+            .await
+            .text()
+            .await
+            .expect("body"),
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let hit = ask(&server, "stream me", false, &[]).await;
+    assert_eq!(cache_header(&hit).as_deref(), Some("hit"));
+    let hit: Value = hit.json().await.expect("json");
+    assert_eq!(
+        hit["choices"][0]["message"]["content"].as_str(),
+        Some(text.as_str())
+    );
+    assert_eq!(fake.calls(), 1);
+
+    let no_cache = ask(
+        &server,
+        "stream me",
+        false,
+        &[("cache-control", "no-cache")],
+    )
+    .await;
+    assert_eq!(cache_header(&no_cache).as_deref(), Some("miss"));
+    assert_eq!(fake.calls(), 2, "no-cache goes upstream");
+
+    let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "never stored"}], "cache": {"no-store": true}});
+    let resp = client()
+        .post(server.url("/v1/chat/completions"))
+        .bearer_auth(MASTER_KEY)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    let sent = fake.last_request().expect("request").json();
+    assert!(
+        sent.get("cache").is_none(),
+        "LiteLLM's cache field never goes upstream: {sent}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    ask(&server, "never stored", false, &[]).await;
+    assert_eq!(fake.calls(), 4, "no-store kept it out of the cache");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_share_the_cache_through_redis() {
+    let fake = fake(Duration::ZERO).await;
+    let ns = namespace();
+    let one = Server::start(&config(&fake, Some(&redis_url()), &ns, None));
+    let two = Server::start(&config(&fake, Some(&redis_url()), &ns, None));
+    ask(&one, "shared question", false, &[])
+        .await
+        .text()
+        .await
+        .expect("body");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let resp = ask(&two, "shared question", false, &[]).await;
+    assert_eq!(cache_header(&resp).as_deref(), Some("hit"));
+    assert_eq!(fake.calls(), 1);
+    let metrics = client()
+        .get(two.url("/metrics"))
+        .send()
+        .await
+        .expect("m")
+        .text()
+        .await
+        .expect("t");
+    assert!(
+        metrics.contains("llmroute_cache_hits_total{layer=\"redis\"} 1"),
+        "{metrics}"
+    );
+    clean_redis(&ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_on_one_redis_and_postgres_hold_a_budget_for_ten() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let fake = fake(Duration::from_millis(300)).await;
+    let ns = namespace();
+    let servers: Vec<Server> = (0..3)
+        .map(|_| Server::start(&config(&fake, Some(&redis_url()), &ns, Some(&db.url))))
+        .collect();
+    let created: Value = client()
+        .post(servers[0].url("/key/generate"))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({"max_budget": 0.0103}))
+        .send()
+        .await
+        .expect("generate")
+        .json()
+        .await
+        .expect("json");
+    let key = created["key"].as_str().expect("key").to_string();
+    let calls = (0..50).map(|i| {
+        let server = &servers[i % 3];
+        let key = key.clone();
+        async move {
+            let body = json!({"model": "gpt-4o", "max_tokens": 100, "messages": [{"role": "user", "content": format!("q{i}")}]});
+            client().post(server.url("/v1/chat/completions")).bearer_auth(key).json(&body).send().await.expect("send").status().as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(calls).await;
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        (1..=10).contains(&ok),
+        "{ok} succeeded across three servers: {statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 400).count(),
+        50 - ok,
+        "{statuses:?}"
+    );
+
+    let path = format!("/spend/logs?api_key={key}");
+    let mut logged = 0.0;
+    for s in &servers {
+        let logs: Value = client()
+            .get(s.url(&path))
+            .bearer_auth(MASTER_KEY)
+            .send()
+            .await
+            .expect("logs")
+            .json()
+            .await
+            .expect("json");
+        logged = logs
+            .as_array()
+            .expect("logs")
+            .iter()
+            .filter_map(|l| l["cost"].as_f64())
+            .sum::<f64>();
+    }
+    let info: Value = client()
+        .get(servers[0].url(&format!("/key/info?key={key}")))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .expect("info")
+        .json()
+        .await
+        .expect("json");
+    let ledger = info["info"]["spend"].as_f64().expect("spend");
+    assert!(
+        (ledger - logged).abs() < 1e-9,
+        "ledger {ledger} vs logs {logged}"
+    );
+    assert!(ledger <= 0.0103, "spend {ledger} within the budget");
+    drop(servers);
+    clean_redis(&ns).await;
+    db.drop_database().await;
+}
+
+/// A redis-server of this test's own on a free port.
+struct OwnRedis {
+    child: Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> OwnRedis {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/test installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        OwnRedis { child, port }
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_never_fails_a_request_and_redis_is_used_again_after() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let redis = OwnRedis::start(port);
+    let fake = fake(Duration::ZERO).await;
+    let server = Server::start(&config(
+        &fake,
+        Some(&format!("redis://127.0.0.1:{}", redis.port)),
+        &namespace(),
+        None,
+    ));
+    assert_eq!(ask(&server, "before", false, &[]).await.status(), 200);
+    redis.stop();
+    for i in 0..20 {
+        let resp = ask(&server, &format!("during {i}"), i % 2 == 0, &[]).await;
+        assert_eq!(resp.status(), 200, "request {i} during the outage");
+        resp.text().await.expect("body");
+    }
+    let redis = OwnRedis::start(port);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ask(&server, "after", false, &[])
+        .await
+        .text()
+        .await
+        .expect("body");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("m")
+        .text()
+        .await
+        .expect("t");
+    assert!(
+        metrics.contains("llmroute_redis_fallbacks_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("llmroute_redis_up{component=\"cache\"} 1"),
+        "Redis used again: {metrics}"
+    );
+    redis.stop();
+}
+
+async fn clean_redis(namespace: &str) {
+    let Ok(client) = redis::Client::open(redis_url()) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{namespace}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+    }
+}
