@@ -11,7 +11,7 @@ use llmroute_core::auth::Principal;
 use llmroute_core::events::RequestRecord;
 use llmroute_core::types::Usage;
 
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Routing};
 use crate::metrics::{
     DeploymentLabels, ModelLabels, RequestLabels, RouteLabels, TokenLabels, UpstreamErrorLabels,
 };
@@ -44,6 +44,9 @@ pub struct Outcome {
     pub upstream_request_id: Option<String>,
     /// The caller went away before the end.
     pub client_gone: bool,
+    /// A cheap estimate of the prompt's tokens, charged when a stream is cut before its
+    /// usage chunk (Azure bills the prompt anyway).
+    pub prompt_estimate: u64,
 }
 
 /// An open request, closed once with [`Ledger::close`]. Dropped unclosed (the caller
@@ -54,6 +57,7 @@ pub struct Ledger {
 
 struct Open {
     gateway: Arc<Gateway>,
+    routing: Arc<Routing>,
     request_id: String,
     route: &'static str,
     started: Instant,
@@ -70,6 +74,7 @@ impl Ledger {
     #[allow(clippy::too_many_arguments)]
     pub fn open(
         gateway: Arc<Gateway>,
+        routing: Arc<Routing>,
         request_id: String,
         route: &'static str,
         started: Instant,
@@ -78,10 +83,11 @@ impl Ledger {
         model: String,
         stream: bool,
     ) -> Self {
-        let known_model = gateway.routing().router.has_model(&model);
+        let known_model = routing.router.has_model(&model);
         Ledger {
             inner: Some(Open {
                 gateway,
+                routing,
                 request_id,
                 route,
                 started,
@@ -142,7 +148,7 @@ impl Drop for Ledger {
 impl Open {
     fn cost_of(&self, outcome: &Outcome) -> f64 {
         match &outcome.usage {
-            Some(usage) if !outcome.cache_hit => self.gateway.routing().prices.cost(
+            Some(usage) if !outcome.cache_hit => self.routing.prices.cost(
                 outcome.deployment.as_deref(),
                 outcome.upstream_model.as_deref().unwrap_or(&self.model),
                 usage,

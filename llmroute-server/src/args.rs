@@ -40,13 +40,19 @@ pub enum LogFormat {
     Pretty,
 }
 
-/// Starts the global `tracing` subscriber.
-pub fn init_logging(format: LogFormat, filter: &str) {
+/// Starts the global `tracing` subscriber. Lines are written to stderr by a background
+/// thread, so a slow log pipe never stalls a request; keep the returned guard alive until
+/// exit (dropping it flushes what is pending).
+pub fn init_logging(
+    format: LogFormat,
+    filter: &str,
+) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Json => builder
             .json()
@@ -55,4 +61,5 @@ pub fn init_logging(format: LogFormat, filter: &str) {
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+    guard
 }

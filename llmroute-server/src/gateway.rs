@@ -12,7 +12,6 @@ use bytes::Bytes;
 use llmroute_azure::{AzureClient, AzureProvider};
 use llmroute_core::auth::{Authenticator, MasterKeyAuth};
 use llmroute_core::config::{Config, ConfigError, ConfigSource, DeploymentConfig, ProviderKind};
-use llmroute_core::cost::PriceTable;
 use llmroute_core::events::FanOut;
 use llmroute_core::events::RequestSink;
 use llmroute_core::limits::KeyRateLimiter;
@@ -77,6 +76,8 @@ pub struct Routing {
     pub router: Router,
     /// Prices with the config's overrides.
     pub prices: Prices,
+    /// Estimates a request's cost before the call (budget reservations), by model group.
+    pub estimator: CostEstimator,
     /// `GET /v1/models`, serialized once.
     pub models_json: Bytes,
     /// Each model, serialized once, for `GET /v1/models/{id}`.
@@ -104,8 +105,6 @@ pub struct Gateway {
     pub limiter: Arc<dyn KeyRateLimiter>,
     /// Per-key budget reservations.
     pub budgets: Arc<dyn BudgetReserver>,
-    /// Estimates a request's cost before the call (for budgets).
-    pub estimator: CostEstimator,
     /// Where the database is, for the start-up log and readiness (password redacted).
     pub store_description: String,
     /// The response cache, when `litellm_settings.cache` is on.
@@ -175,7 +174,6 @@ impl Gateway {
             limiter: shared.limiter.clone(),
             budgets: shared.budgets.clone(),
             cache: shared.cache.clone(),
-            estimator: CostEstimator::new(PriceTable::default(), 4096),
             store_description,
             shared,
             metrics: Arc::new(metrics),
@@ -186,15 +184,28 @@ impl Gateway {
         }))
     }
 
-    /// The current routing state (cheap: one atomic load).
+    /// The current routing state (cheap: one atomic load), for a quick look.
     pub fn routing(&self) -> arc_swap::Guard<Arc<Routing>> {
         self.routing.load()
+    }
+
+    /// The current routing state, to keep for a whole request (a reload meanwhile does
+    /// not change what this request sees).
+    pub fn snapshot(&self) -> Arc<Routing> {
+        self.routing.load_full()
     }
 
     /// Re-reads the config from its source and swaps in new models and settings.
     /// On failure the running config stays and the error is returned.
     pub fn reload(&self) -> Result<(), StartError> {
         let config = self.options.source.load()?;
+        let changed = crate::shared_state::restart_only_changes(&self.routing().config, &config);
+        if !changed.is_empty() {
+            tracing::warn!(settings = ?changed, "config reload: these settings only take effect after a restart; the running values stay");
+        }
+        let mut config = config;
+        // The cache namespace names Redis keys already in use: it stays until a restart.
+        config.cache.namespace = self.routing().config.cache.namespace.clone();
         let routing = build_routing(config, &self.client, &self.shared)?;
         self.routing.store(Arc::new(routing));
         Ok(())
@@ -243,9 +254,7 @@ fn build_routing(
     shared: &SharedState,
 ) -> Result<Routing, StartError> {
     let router = build_router(&config, client)?;
-    if let Some(counters) = &shared.counters {
-        router.set_counters(counters.clone());
-    }
+    router.set_counters(shared.counters.clone());
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -271,8 +280,10 @@ fn build_routing(
         .filter(|d| d.provider == ProviderKind::Azure)
         .map(|d| (d.deployment.clone(), d.model_name.clone()))
         .collect();
+    let prices = Prices::from_config(&config);
     Ok(Routing {
-        prices: Prices::from_config(&config),
+        estimator: CostEstimator::new(prices.by_group(&config), 4096),
+        prices,
         config: Arc::new(config),
         router,
         models_json,

@@ -6,11 +6,10 @@ use llmroute_server::args::{init_logging, ServerArgs};
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = ServerArgs::parse();
-    init_logging(args.log_format, &args.log);
+    let _log_guard = init_logging(args.log_format, &args.log);
     match llmroute_server::serve::run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
             eprintln!("llmroute-server: {e}");
             std::process::ExitCode::FAILURE
         }

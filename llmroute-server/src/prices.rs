@@ -29,6 +29,30 @@ impl Prices {
         prices
     }
 
+    /// Prices by model group, for estimating a request's cost before the call: the
+    /// dearest deployment of each group (its override, else its `base_model`, else the
+    /// group's own name in the built-in table).
+    pub fn by_group(&self, config: &Config) -> PriceTable {
+        let mut table = PriceTable::empty();
+        for d in &config.models {
+            let price = self
+                .by_deployment
+                .get(&d.id)
+                .copied()
+                .or_else(|| d.base_model.as_deref().and_then(|b| self.table.price(b)))
+                .or_else(|| self.table.price(&d.model_name))
+                .or_else(|| self.table.price(&d.deployment));
+            let Some(price) = price else { continue };
+            let dearer = table
+                .price(&d.model_name)
+                .is_none_or(|known| price.output + price.input > known.output + known.input);
+            if dearer {
+                table.insert(d.model_name.clone(), price);
+            }
+        }
+        table
+    }
+
     /// The cost of `usage` answered by `model` (as the upstream reported it) on
     /// `deployment`: the deployment's override, else the table by model name, else by
     /// the deployment's `base_model`; 0 when nothing is known.

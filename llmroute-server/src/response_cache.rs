@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use http::HeaderMap;
 use llmroute_core::cache::{cache_control, cache_key, CacheControl, CachedAnswer, StreamAssembler};
 use llmroute_core::types::{ChatChunk, ChatRequest, ChatResponse};
 use llmroute_store::cache::TieredCache;
@@ -22,13 +21,10 @@ impl CacheUse {
     pub fn plan(
         cache: Option<&Arc<TieredCache>>,
         namespace: &str,
-        headers: &HeaderMap,
+        cache_control_header: Option<&str>,
         chat: &mut ChatRequest,
     ) -> Option<CacheUse> {
-        let header = headers
-            .get(http::header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok());
-        let control = cache_control(header, chat);
+        let control = cache_control(cache_control_header, chat);
         chat.extra.remove("cache");
         let cache = cache?;
         if !control.read && !control.write {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use llmroute_core::config::Config;
 use llmroute_core::limits::{KeyRateLimiter, LocalRateLimiter};
-use llmroute_core::router::Counters;
+use llmroute_core::router::{Counters, InMemoryCounters};
 use llmroute_store::budget::{BudgetReserver, LocalBudgets};
 use llmroute_store::cache::TieredCache;
 use llmroute_store::redis::{RedisHandles, MOKA_CAPACITY};
@@ -20,8 +20,9 @@ use crate::metrics::ExtraMetrics;
 pub struct SharedState {
     /// Redis, when configured.
     pub redis: Option<RedisHandles>,
-    /// For the router (`None`: the router keeps its in-process counters).
-    pub counters: Option<Arc<dyn Counters>>,
+    /// The router's per-deployment usage and cooldowns (kept across reloads, so a
+    /// reload does not forget a deployment's cooldown).
+    pub counters: Arc<dyn Counters>,
     /// Per-key rpm / tpm.
     pub limiter: Arc<dyn KeyRateLimiter>,
     /// Budget reservations.
@@ -53,14 +54,14 @@ pub async fn connect(config: &Config) -> Result<SharedState, StartError> {
     };
     let state = match &redis {
         Some(r) => SharedState {
-            counters: Some(r.counters.clone()),
+            counters: r.counters.clone(),
             limiter: r.rate_limiter.clone(),
             budgets: r.budgets.clone(),
             cache: config.cache.enabled.then(|| r.cache.clone()),
             redis: redis.clone(),
         },
         None => SharedState {
-            counters: None,
+            counters: Arc::new(InMemoryCounters::new()),
             limiter: Arc::new(LocalRateLimiter::new()),
             budgets: Arc::new(LocalBudgets::new()),
             cache: config
@@ -87,6 +88,27 @@ fn announce(config: &Config, state: &SharedState) {
         ),
         (Some(cache), _, None) => tracing::info!(cache = %cache.describe(), "response cache: in this process"),
     }
+}
+
+/// Settings a reload cannot change in a running process (they need a restart).
+pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if old.general.master_key != new.general.master_key {
+        changed.push("general_settings.master_key");
+    }
+    if old.general.database_url != new.general.database_url {
+        changed.push("general_settings.database_url");
+    }
+    if old.redis.as_ref().map(|r| &r.url) != new.redis.as_ref().map(|r| &r.url) {
+        changed.push("the Redis location");
+    }
+    if old.cache.enabled != new.cache.enabled
+        || old.cache.ttl != new.cache.ttl
+        || old.cache.namespace != new.cache.namespace
+    {
+        changed.push("litellm_settings.cache / cache_params");
+    }
+    changed
 }
 
 impl ExtraMetrics for SharedState {

@@ -14,7 +14,7 @@ use llmroute_core::limits::KeyRateLimiter;
 use llmroute_core::types::{ChatRequest, Usage};
 use llmroute_core::Error;
 use llmroute_store::budget::{BudgetGuard, BudgetReserver};
-use llmroute_store::estimate::CostEstimator;
+use llmroute_store::estimate::{CostEstimator, Estimate};
 
 /// The limits a request was admitted under, to settle when it ends.
 pub struct Spending {
@@ -24,7 +24,13 @@ pub struct Spending {
     limiter: Arc<dyn KeyRateLimiter>,
 }
 
+/// Prompts larger than this are counted on a blocking thread, not an async worker.
+const INLINE_COUNT_BYTES: usize = 32 * 1024;
+
 /// Admits a request against its key's limits; `None` when the key has none.
+///
+/// The budget is reserved first, so a request the budget refuses never uses up the
+/// key's rate limit (a refused rate limit releases the reservation when dropped).
 pub async fn admit(
     principal: &Principal,
     chat: &ChatRequest,
@@ -38,22 +44,51 @@ pub async fn admit(
     if key.max_budget.is_none() && key.rpm_limit.is_none() && key.tpm_limit.is_none() {
         return Ok(None);
     }
-    llmroute_store::estimate::warm_up().await;
-    let estimate = estimator.estimate(&chat.model, chat);
-    let tokens = estimate.prompt_tokens + estimate.completion_tokens;
-    limiter
-        .admit(&key.token_hash, key.rpm_limit, key.tpm_limit, tokens)
-        .await?;
+    let estimate = estimate(estimator, chat).await;
     let budget = match key.max_budget {
         Some(_) => Some(BudgetGuard::reserve(budgets.clone(), key, estimate.cost).await?),
         None => None,
     };
+    // The tpm check counts the prompt now and the real usage when the answer is in.
+    limiter
+        .admit(
+            &key.token_hash,
+            key.rpm_limit,
+            key.tpm_limit,
+            estimate.prompt_tokens,
+        )
+        .await?;
     Ok(Some(Spending {
         key_hash: key.token_hash.clone(),
-        estimated_tokens: tokens,
+        estimated_tokens: estimate.prompt_tokens,
         budget,
         limiter: limiter.clone(),
     }))
+}
+
+async fn estimate(estimator: &CostEstimator, chat: &ChatRequest) -> Estimate {
+    llmroute_store::estimate::warm_up().await;
+    let text_bytes: usize = chat
+        .messages
+        .iter()
+        .filter_map(|m| m.content.as_ref())
+        .map(|c| c.text_len())
+        .sum();
+    if text_bytes <= INLINE_COUNT_BYTES {
+        return estimator.estimate(&chat.model, chat);
+    }
+    let (estimator, chat) = (estimator.clone(), chat.clone());
+    match tokio::task::spawn_blocking(move || estimator.estimate(&chat.model, &chat)).await {
+        Ok(estimate) => estimate,
+        Err(e) => {
+            tracing::warn!(error = %e, "counting a large prompt failed; estimating 1 token per 4 bytes");
+            Estimate {
+                prompt_tokens: (text_bytes / 4) as u64,
+                completion_tokens: 0,
+                cost: 0.0,
+            }
+        }
+    }
 }
 
 impl Spending {

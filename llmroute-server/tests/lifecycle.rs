@@ -42,6 +42,9 @@ async fn a_client_that_leaves_mid_stream_is_recorded_with_what_is_known() {
         .expect("a request log line after the disconnect");
     let v: Value = serde_json::from_str(&line).expect("json");
     assert_eq!(v["status"], 200);
+    // Cut before the usage chunk: the prompt (and the chunks seen) are charged, not nothing.
+    assert!(v["prompt_tokens"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert!(v["cost"].as_f64().unwrap_or(0.0) > 0.0, "{v}");
     let metrics = client()
         .get(server.url("/metrics"))
         .send()

@@ -213,12 +213,15 @@ async fn answers_expire_with_their_ttl_in_both_layers() {
         "expired in b's moka and in Redis"
     );
     assert!(rs::keys(&prefix).await.is_empty(), "Redis expired it");
-    // A request's own ttl is used when it sets one.
-    let cc = cache_control(
-        None,
-        &serde_json::from_value(serde_json::json!({"messages": [], "cache": {"ttl": 5}})).unwrap(),
-    );
-    assert_eq!(a.ttl_for(&cc), Duration::from_secs(5));
-    assert_eq!(a.ttl_for(&Default::default()), a.default_ttl());
+    // A request's own ttl is used when it is shorter than the configured one, and capped
+    // at the configured one when it is longer.
+    let ttl_of = |secs: f64| {
+        let req = serde_json::json!({"messages": [], "cache": {"ttl": secs}});
+        a.ttl_for(&cache_control(None, &serde_json::from_value(req).unwrap()))
+    };
+    let default = a.default_ttl();
+    assert_eq!(ttl_of(default.as_secs_f64() / 2.0), default / 2);
+    assert_eq!(ttl_of(default.as_secs_f64() * 1000.0), default);
+    assert_eq!(a.ttl_for(&Default::default()), default);
     rs::cleanup(&prefix).await;
 }

@@ -95,7 +95,7 @@ fn seconds(v: &Value) -> Option<Duration> {
         Value::String(s) => s.trim().parse().ok()?,
         _ => return None,
     };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 #[cfg(test)]
@@ -108,6 +108,17 @@ mod tests {
         let mut r = ChatRequest::new("m", vec![Message::user("hi")]);
         r.extra.insert("cache".into(), cache);
         r
+    }
+
+    #[test]
+    fn absurd_ttls_are_ignored_not_a_panic() {
+        for ttl in [json!(1e20), json!("1e300"), json!(-5), json!(f64::MAX)] {
+            let cc = cache_control(
+                None,
+                &with_cache(json!({"ttl": ttl.clone(), "s-maxage": ttl})),
+            );
+            assert_eq!((cc.ttl, cc.max_age), (None, None));
+        }
     }
 
     #[test]

@@ -51,7 +51,10 @@ impl ConfigSource {
     }
 
     /// Loads the configuration, looking variables up with `lookup` (for tests).
-    pub fn load_with(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn load_with(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         match self {
             ConfigSource::File(path) => Config::from_file(path, lookup),
             ConfigSource::EnvYaml => {
@@ -65,7 +68,10 @@ impl ConfigSource {
 
 impl Config {
     /// Loads a YAML file.
-    pub fn from_file(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn from_file(
+        path: &Path,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigError::new(
@@ -83,19 +89,28 @@ impl Config {
         source: &str,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let mut doc: Value = serde_yaml::from_str(text).map_err(|e| {
-            ConfigError::new(source, "", format!("not valid YAML: {e}"))
-        })?;
+        let mut doc: Value = serde_yaml::from_str(text)
+            .map_err(|e| ConfigError::new(source, "", format!("not valid YAML: {e}")))?;
         if doc.is_null() {
             doc = Value::Mapping(Default::default());
         }
         let file_env = file_environment(&doc);
-        let lookup_all = |name: &str| lookup(name).or_else(|| file_env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+        let lookup_all = |name: &str| {
+            lookup(name).or_else(|| {
+                file_env
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            })
+        };
         let mut missing = Vec::new();
         env::resolve(&mut doc, "", &lookup_all, &mut missing);
         if !missing.is_empty() {
             let (path, _) = &missing[0];
-            let list: Vec<String> = missing.iter().map(|(p, n)| format!("{n} (for {p})")).collect();
+            let list: Vec<String> = missing
+                .iter()
+                .map(|(p, n)| format!("{n} (for {p})"))
+                .collect();
             return Err(ConfigError::new(
                 source,
                 path.clone(),
@@ -107,7 +122,11 @@ impl Config {
         }
         let raw: RawConfig = serde_path_to_error::deserialize(doc).map_err(|e| {
             let path = e.path().to_string();
-            ConfigError::new(source, if path == "." { String::new() } else { path }, e.into_inner().to_string())
+            ConfigError::new(
+                source,
+                if path == "." { String::new() } else { path },
+                e.into_inner().to_string(),
+            )
         })?;
         convert(raw, source, &lookup_all)
     }
@@ -130,7 +149,10 @@ impl Config {
         }
         yaml.push_str("  - model_name: mock\n    litellm_params:\n      model: mock/echo\n");
         let deployment = lookup("AZURE_DEPLOYMENT").unwrap_or_default();
-        let yaml = yaml.replace("azure/os.environ/AZURE_DEPLOYMENT", &format!("azure/{deployment}"));
+        let yaml = yaml.replace(
+            "azure/os.environ/AZURE_DEPLOYMENT",
+            &format!("azure/{deployment}"),
+        );
         Config::from_yaml(&yaml, "embedded defaults", lookup)
     }
 }
@@ -159,14 +181,18 @@ fn unknown_keys(prefix: &str, extra: &Unknown, out: &mut Vec<String>) {
 }
 
 fn secs(v: Option<f64>) -> Option<Duration> {
-    v.filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+    v.and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.trim().is_empty())
 }
 
-fn convert(raw: RawConfig, source: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+fn convert(
+    raw: RawConfig,
+    source: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
     let mut unsupported = Vec::new();
     unknown_keys("", &raw.extra, &mut unsupported);
     if raw.model_list.is_empty() {
@@ -196,7 +222,11 @@ fn convert(raw: RawConfig, source: &str, lookup: &dyn Fn(&str) -> Option<String>
 
     let l = raw.litellm_settings;
     unknown_keys("litellm_settings.", &l.extra, &mut unsupported);
-    unknown_keys("litellm_settings.cache_params.", &l.cache_params.extra, &mut unsupported);
+    unknown_keys(
+        "litellm_settings.cache_params.",
+        &l.cache_params.extra,
+        &mut unsupported,
+    );
     let r = raw.router_settings;
     unknown_keys("router_settings.", &r.extra, &mut unsupported);
 
@@ -213,18 +243,30 @@ fn convert(raw: RawConfig, source: &str, lookup: &dyn Fn(&str) -> Option<String>
         return Err(ConfigError::new(
             source,
             "router_settings.routing_strategy",
-            format!("unknown strategy {strategy:?}; use one of {}", STRATEGIES.join(", ")),
+            format!(
+                "unknown strategy {strategy:?}; use one of {}",
+                STRATEGIES.join(", ")
+            ),
         ));
     }
-    let flatten = |list: Vec<std::collections::BTreeMap<String, Vec<String>>>| list.into_iter().flatten().collect();
+    let flatten = |list: Vec<std::collections::BTreeMap<String, Vec<String>>>| {
+        list.into_iter().flatten().collect()
+    };
     let router = RouterSettings {
         routing_strategy: strategy,
-        num_retries: r.num_retries.or(l.num_retries).map(|n| n.max(0.0) as u32).unwrap_or(defaults.num_retries),
+        num_retries: r
+            .num_retries
+            .or(l.num_retries)
+            .map(|n| n.max(0.0) as u32)
+            .unwrap_or(defaults.num_retries),
         timeout: secs(r.timeout.or(l.request_timeout)).unwrap_or(defaults.timeout),
         stream_timeout: secs(r.stream_timeout),
         fallbacks: flatten(r.fallbacks),
         context_window_fallbacks: flatten(r.context_window_fallbacks),
-        allowed_fails: r.allowed_fails.map(|n| n.max(0.0) as u32).unwrap_or(defaults.allowed_fails),
+        allowed_fails: r
+            .allowed_fails
+            .map(|n| n.max(0.0) as u32)
+            .unwrap_or(defaults.allowed_fails),
         cooldown_time: secs(r.cooldown_time).unwrap_or(defaults.cooldown_time),
     };
     if r.retry_after.is_some() {
@@ -238,7 +280,14 @@ fn convert(raw: RawConfig, source: &str, lookup: &dyn Fn(&str) -> Option<String>
         ttl: secs(cp.ttl),
         namespace: cp.namespace.clone(),
     };
-    let redis = redis_settings(lookup, &r.redis_url, &r.redis_host, r.redis_port, &r.redis_password, &cp);
+    let redis = redis_settings(
+        lookup,
+        &r.redis_url,
+        &r.redis_host,
+        r.redis_port,
+        &r.redis_password,
+        &cp,
+    );
     Ok(Config {
         source: source.to_string(),
         models,
@@ -266,7 +315,12 @@ fn redis_settings(
             None => format!("redis://{host}:{port}"),
         }
     };
-    let found = |url: String, from: &str| Some(RedisSettings { url: Secret::new(url), from: from.to_string() });
+    let found = |url: String, from: &str| {
+        Some(RedisSettings {
+            url: Secret::new(url),
+            from: from.to_string(),
+        })
+    };
     if let Some(u) = lookup("REDIS_URL").filter(|u| !u.is_empty()) {
         return found(u, "REDIS_URL");
     }
@@ -274,30 +328,48 @@ fn redis_settings(
         return found(u, "router_settings.redis_url");
     }
     if let Some(h) = non_empty(host.clone()) {
-        return found(build(&h, port, password.as_ref()), "router_settings.redis_host");
+        return found(
+            build(&h, port, password.as_ref()),
+            "router_settings.redis_host",
+        );
     }
     if let Some(u) = non_empty(cp.url.clone()) {
         return found(u, "litellm_settings.cache_params.url");
     }
     if let Some(h) = non_empty(cp.host.clone()) {
-        return found(build(&h, cp.port, cp.password.as_ref()), "litellm_settings.cache_params.host");
+        return found(
+            build(&h, cp.port, cp.password.as_ref()),
+            "litellm_settings.cache_params.host",
+        );
     }
     if cp.kind.as_deref() == Some("redis") {
         if let Some(h) = lookup("REDIS_HOST").filter(|h| !h.is_empty()) {
             let port = lookup("REDIS_PORT").and_then(|p| p.parse().ok());
-            return found(build(&h, port, lookup("REDIS_PASSWORD").as_ref()), "REDIS_HOST");
+            return found(
+                build(&h, port, lookup("REDIS_PASSWORD").as_ref()),
+                "REDIS_HOST",
+            );
         }
     }
     None
 }
 
-fn convert_model(i: usize, m: RawModel, source: &str, unsupported: &mut Vec<String>) -> Result<DeploymentConfig, ConfigError> {
+fn convert_model(
+    i: usize,
+    m: RawModel,
+    source: &str,
+    unsupported: &mut Vec<String>,
+) -> Result<DeploymentConfig, ConfigError> {
     let at = |key: &str| format!("model_list[{i}].{key}");
     unknown_keys(&at(""), &m.extra, unsupported);
     unknown_keys(&at("litellm_params."), &m.litellm_params.extra, unsupported);
     unknown_keys(&at("model_info."), &m.model_info.extra, unsupported);
     if m.model_name.trim().is_empty() {
-        return Err(ConfigError::new(source, at("model_name"), "empty model name; set the public name callers send, e.g. gpt-4o"));
+        return Err(ConfigError::new(
+            source,
+            at("model_name"),
+            "empty model name; set the public name callers send, e.g. gpt-4o",
+        ));
     }
     let p = m.litellm_params;
     let (prefix, deployment) = p.model.split_once('/').unwrap_or(("", p.model.as_str()));
@@ -305,7 +377,11 @@ fn convert_model(i: usize, m: RawModel, source: &str, unsupported: &mut Vec<Stri
         "azure" => ProviderKind::Azure,
         "mock" => ProviderKind::Mock,
         other => {
-            let shown = if other.is_empty() { "(none)".to_string() } else { format!("{other}/") };
+            let shown = if other.is_empty() {
+                "(none)".to_string()
+            } else {
+                format!("{other}/")
+            };
             return Err(ConfigError::new(
                 source,
                 at("litellm_params.model"),
@@ -323,7 +399,11 @@ fn convert_model(i: usize, m: RawModel, source: &str, unsupported: &mut Vec<Stri
             format!("no deployment after {prefix}/; write {prefix}/<your deployment name>"),
         ));
     }
-    let entra = match (non_empty(p.tenant_id), non_empty(p.client_id), non_empty(p.client_secret)) {
+    let entra = match (
+        non_empty(p.tenant_id),
+        non_empty(p.client_id),
+        non_empty(p.client_secret),
+    ) {
         (Some(tenant_id), Some(client_id), Some(secret)) => Some(EntraCredentials {
             tenant_id,
             client_id,
@@ -361,9 +441,15 @@ fn convert_model(i: usize, m: RawModel, source: &str, unsupported: &mut Vec<Stri
     let info = m.model_info;
     let input = p.input_cost_per_token.or(info.input_cost_per_token);
     let output = p.output_cost_per_token.or(info.output_cost_per_token);
-    let cached = p.cache_read_input_token_cost.or(info.cache_read_input_token_cost);
+    let cached = p
+        .cache_read_input_token_cost
+        .or(info.cache_read_input_token_cost);
     let price = match (input, output) {
-        (Some(input), Some(output)) => Some(Price { input, output, cached_input: cached.unwrap_or(input) }),
+        (Some(input), Some(output)) => Some(Price {
+            input,
+            output,
+            cached_input: cached.unwrap_or(input),
+        }),
         (None, None) => None,
         _ => {
             return Err(ConfigError::new(

@@ -101,6 +101,18 @@ pub enum Content {
 }
 
 impl Content {
+    /// Bytes of text in the content (images not counted), without building it.
+    pub fn text_len(&self) -> usize {
+        match self {
+            Content::Text(t) => t.len(),
+            Content::Parts(parts) => parts
+                .iter()
+                .filter_map(|p| p.text.as_ref())
+                .map(String::len)
+                .sum(),
+        }
+    }
+
     /// All text of the content, parts joined without separator; images are skipped.
     pub fn joined_text(&self) -> String {
         match self {

@@ -22,6 +22,8 @@ pub struct Answer {
     pub key_spend: Option<f64>,
     /// The caller asked for the final usage chunk of a stream.
     pub include_usage: bool,
+    /// A cheap estimate of the prompt's tokens (charged if a stream is cut early).
+    pub prompt_estimate: u64,
 }
 
 impl Answer {
@@ -78,6 +80,7 @@ impl Answer {
             attempts,
             upstream_time,
             upstream_request_id: value.meta.request_id.clone(),
+            prompt_estimate: self.prompt_estimate,
             ..Outcome::default()
         };
         let cached = capture.is_some();

@@ -15,7 +15,7 @@ use super::body::{parse_json, read_limited};
 use super::credentials::presented_key;
 use super::response::{self, Body};
 use crate::accounting::Ledger;
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Routing};
 use crate::metrics::RequestLabels;
 use crate::response_cache::CacheUse;
 
@@ -37,35 +37,51 @@ pub async fn handle(
 ) -> Response<Body> {
     let started = Instant::now();
     let started_at = SystemTime::now();
-    let headers = req.headers().clone();
-    let (principal, mut chat) = match admit(&gw, req, route).await {
+    // One view of the config for the whole request, even if a reload swaps it meanwhile.
+    let routing = gw.snapshot();
+    let cache_header = req
+        .headers()
+        .get(http::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (principal, mut chat) = match admit(&gw, &routing, req, route).await {
         Ok(admitted) => admitted,
         Err(err) => return refused(&gw, err, None),
     };
     let key_spend = principal.key.as_ref().map(|k| k.spend);
-    let spending =
-        match crate::spending::admit(&principal, &chat, &gw.estimator, &gw.limiter, &gw.budgets)
-            .await
-        {
-            Ok(spending) => spending,
-            Err(err) => {
-                let reason = match &err {
-                    Error::BudgetExceeded { .. } => "budget_exceeded",
-                    _ => "key_rate_limited",
-                };
-                return refused(&gw, err, Some(reason));
-            }
-        };
-    let namespace = gw
-        .routing()
+    let spending = match crate::spending::admit(
+        &principal,
+        &chat,
+        &routing.estimator,
+        &gw.limiter,
+        &gw.budgets,
+    )
+    .await
+    {
+        Ok(spending) => spending,
+        Err(err) => {
+            let reason = match &err {
+                Error::BudgetExceeded { .. } => "budget_exceeded",
+                _ => "key_rate_limited",
+            };
+            return refused(&gw, err, Some(reason));
+        }
+    };
+    let namespace = routing
         .config
         .cache
         .namespace
-        .clone()
+        .as_deref()
         .unwrap_or_default();
-    let cache = CacheUse::plan(gw.cache.as_ref(), &namespace, &headers, &mut chat);
+    let cache = CacheUse::plan(
+        gw.cache.as_ref(),
+        namespace,
+        cache_header.as_deref(),
+        &mut chat,
+    );
     let mut ledger = Ledger::open(
         gw.clone(),
+        routing.clone(),
         request_id,
         "chat_completions",
         started,
@@ -77,7 +93,14 @@ pub async fn handle(
     ledger.attach(spending);
     let stream = chat.is_stream();
     let include_usage = chat.wants_stream_usage();
+    // ~4 bytes a token, plus the per-message overhead of the chat format.
+    let prompt_estimate = chat
+        .messages
+        .iter()
+        .map(|m| m.content.as_ref().map_or(0, |c| c.text_len() as u64) / 4 + 4)
+        .sum();
     let answer = Answer {
+        prompt_estimate,
         ledger,
         key_spend,
         include_usage,
@@ -87,7 +110,7 @@ pub async fn handle(
             return answer.from_cache(&hit, stream);
         }
     }
-    let router = gw.routing().router.clone();
+    let router = &routing.router;
     if stream {
         match router.chat_stream(&chat).await {
             Ok(routed) => answer.stream(routed, cache.and_then(CacheUse::capture)),
@@ -121,11 +144,11 @@ fn refused(gw: &Gateway, err: Error, reason: Option<&'static str>) -> Response<B
 /// Authentication, body, and the checks that need no upstream.
 async fn admit(
     gw: &Gateway,
+    routing: &Routing,
     req: Request<Incoming>,
     route: ChatRoute,
 ) -> Result<(Principal, ChatRequest), Error> {
     let principal = authenticate(gw, req.headers()).await?;
-    let routing = gw.routing();
     let limit = routing.config.general.max_request_bytes;
     let bytes = read_limited(req.into_body(), limit).await?;
     let mut chat: ChatRequest = parse_json(&bytes)?;

@@ -14,7 +14,7 @@ use std::time::Instant;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::Stream;
 use hyper::body::Frame;
-use llmroute_core::types::ChatChunk;
+use llmroute_core::types::{ChatChunk, Usage};
 use llmroute_core::{ChunkStream, Error};
 
 use crate::accounting::{Ledger, Outcome};
@@ -24,6 +24,7 @@ use crate::response_cache::StreamCapture;
 pub struct SseBody {
     upstream: ChunkStream,
     capture: Option<StreamCapture>,
+    content_chunks: u64,
     include_usage: bool,
     done: bool,
     ledger: Option<Ledger>,
@@ -45,6 +46,7 @@ impl SseBody {
         SseBody {
             upstream,
             capture,
+            content_chunks: 0,
             include_usage,
             done: false,
             ledger: Some(ledger),
@@ -57,6 +59,10 @@ impl SseBody {
         if let Some(ledger) = self.ledger.take() {
             let mut outcome = std::mem::take(&mut self.outcome);
             outcome.client_gone = client_gone;
+            if outcome.usage.is_none() && (client_gone || outcome.error.is_some()) {
+                // Cut before the usage chunk: charge what is known, not nothing.
+                outcome.usage = Some(Usage::new(outcome.prompt_estimate, self.content_chunks));
+            }
             outcome.upstream_time += self.upstream_started.elapsed();
             ledger.close(outcome);
         }
@@ -78,6 +84,13 @@ impl SseBody {
         }
         if self.outcome.upstream_model.is_none() && !chunk.model.is_empty() {
             self.outcome.upstream_model = Some(chunk.model.clone());
+        }
+        if chunk
+            .choices
+            .iter()
+            .any(|c| c.delta.content.as_deref().is_some_and(|t| !t.is_empty()))
+        {
+            self.content_chunks += 1;
         }
         if self.outcome.time_to_first_token.is_none() {
             if let Some(ledger) = &self.ledger {

@@ -77,8 +77,12 @@ impl TieredCache {
     }
 
     /// The lifetime for a request: its own `cache.ttl` if it set one, else the default.
+    ///
+    /// A request may shorten the lifetime, never make it longer than the configured one.
     pub fn ttl_for(&self, control: &CacheControl) -> Duration {
-        control.ttl.unwrap_or(self.default_ttl)
+        control
+            .ttl
+            .map_or(self.default_ttl, |t| t.min(self.default_ttl))
     }
 
     /// Appends the cache's Prometheus lines (see [`CacheStats::render_prometheus`]).
