@@ -104,8 +104,15 @@ mod tests {
     #[tokio::test]
     async fn master_key_passes_and_others_fail_without_echo() {
         let auth = MasterKeyAuth::new(Secret::new("sk-master-0123456789"));
-        assert!(auth.authenticate("sk-master-0123456789").await.expect("ok").is_master());
-        let err = auth.authenticate("sk-wrong-key-abcdefgh").await.expect_err("wrong");
+        assert!(auth
+            .authenticate("sk-master-0123456789")
+            .await
+            .expect("ok")
+            .is_master());
+        let err = auth
+            .authenticate("sk-wrong-key-abcdefgh")
+            .await
+            .expect_err("wrong");
         assert_eq!(err.status(), 401);
         assert!(!err.to_string().contains("sk-wrong-key-abcdefgh"));
         assert!(err.to_string().contains("sk-...efgh"));
@@ -113,6 +120,9 @@ mod tests {
 
     #[test]
     fn hash_is_litellm_compatible_sha256_hex() {
-        assert_eq!(hash_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

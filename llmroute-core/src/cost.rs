@@ -154,7 +154,14 @@ mod tests {
     #[test]
     fn override_wins() {
         let mut table = PriceTable::default();
-        table.insert("gpt-4o", Price { input: 1e-6, cached_input: 1e-6, output: 2e-6 });
+        table.insert(
+            "gpt-4o",
+            Price {
+                input: 1e-6,
+                cached_input: 1e-6,
+                output: 2e-6,
+            },
+        );
         let c = table.cost("gpt-4o", &usage(10, 5, 10));
         assert!((c - 30e-6).abs() < 1e-15, "{c}");
     }

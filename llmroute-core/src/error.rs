@@ -347,8 +347,12 @@ impl Error {
     /// The OpenAI-shaped body, serialized; content-filter details are kept.
     pub fn to_json(&self) -> Vec<u8> {
         let mut value = serde_json::to_value(self.to_body()).unwrap_or_default();
-        if let (Error::ContentFilter { detail: Some(d), .. }, Some(err)) =
-            (self, value.get_mut("error").and_then(|e| e.as_object_mut()))
+        if let (
+            Error::ContentFilter {
+                detail: Some(d), ..
+            },
+            Some(err),
+        ) = (self, value.get_mut("error").and_then(|e| e.as_object_mut()))
         {
             err.insert("innererror".to_string(), d.clone());
         }
@@ -363,8 +367,15 @@ mod tests {
     #[test]
     fn caller_faults_are_never_retried_and_upstream_limits_are() {
         assert!(!Error::invalid("bad", None, "invalid_json").is_retryable());
-        assert!(!Error::ContentFilter { message: "x".into(), detail: None }.is_retryable());
-        assert!(!Error::UpstreamAuth { message: "x".into() }.is_retryable());
+        assert!(!Error::ContentFilter {
+            message: "x".into(),
+            detail: None
+        }
+        .is_retryable());
+        assert!(!Error::UpstreamAuth {
+            message: "x".into()
+        }
+        .is_retryable());
         let limited = Error::RateLimited {
             message: "slow down".into(),
             retry_after: Some(Duration::from_millis(1500)),
@@ -373,26 +384,49 @@ mod tests {
         assert!(limited.is_retryable());
         assert_eq!(limited.status(), 429);
         assert_eq!(limited.retry_after(), Some(Duration::from_millis(1500)));
-        assert!(Error::Upstream { status: 503, message: "x".into() }.is_retryable());
+        assert!(Error::Upstream {
+            status: 503,
+            message: "x".into()
+        }
+        .is_retryable());
     }
 
     #[test]
     fn body_has_openai_shape_and_content_filter_detail() {
         let e = Error::ContentFilter {
             message: "filtered".into(),
-            detail: Some(serde_json::json!({"content_filter_result": {"hate": {"filtered": true}}})),
+            detail: Some(
+                serde_json::json!({"content_filter_result": {"hate": {"filtered": true}}}),
+            ),
         };
         let v: serde_json::Value = serde_json::from_slice(&e.to_json()).expect("json");
         assert_eq!(v["error"]["type"], "invalid_request_error");
         assert_eq!(v["error"]["code"], "content_filter");
         assert_eq!(v["error"]["param"], serde_json::Value::Null);
-        assert_eq!(v["error"]["innererror"]["content_filter_result"]["hate"]["filtered"], true);
+        assert_eq!(
+            v["error"]["innererror"]["content_filter_result"]["hate"]["filtered"],
+            true
+        );
         assert_eq!(e.status(), 400);
     }
 
     #[test]
     fn upstream_statuses_pass_through_when_5xx_else_502() {
-        assert_eq!(Error::Upstream { status: 503, message: String::new() }.status(), 503);
-        assert_eq!(Error::Upstream { status: 418, message: String::new() }.status(), 502);
+        assert_eq!(
+            Error::Upstream {
+                status: 503,
+                message: String::new()
+            }
+            .status(),
+            503
+        );
+        assert_eq!(
+            Error::Upstream {
+                status: 418,
+                message: String::new()
+            }
+            .status(),
+            502
+        );
     }
 }

@@ -20,7 +20,13 @@ pub trait KeyRateLimiter: Send + Sync + 'static {
     /// Admits one request estimated at `tokens` tokens, counting it, or refuses it with
     /// [`Error::RateLimited`] (whose `retry_after` is when the window ends) when the
     /// key's `rpm` or `tpm` would be exceeded. Atomic: concurrent calls never overshoot.
-    async fn admit(&self, key_hash: &str, rpm: Option<u64>, tpm: Option<u64>, tokens: u64) -> Result<()>;
+    async fn admit(
+        &self,
+        key_hash: &str,
+        rpm: Option<u64>,
+        tpm: Option<u64>,
+        tokens: u64,
+    ) -> Result<()>;
 
     /// Corrects the key's token count once the real usage is known (`delta` = real − estimate).
     async fn adjust_tokens(&self, key_hash: &str, delta: i64) -> Result<()>;
@@ -60,15 +66,29 @@ pub fn over_limit(what: &str, limit: u64, retry_after: Duration) -> Error {
 
 #[async_trait]
 impl KeyRateLimiter for LocalRateLimiter {
-    async fn admit(&self, key_hash: &str, rpm: Option<u64>, tpm: Option<u64>, tokens: u64) -> Result<()> {
+    async fn admit(
+        &self,
+        key_hash: &str,
+        rpm: Option<u64>,
+        tpm: Option<u64>,
+        tokens: u64,
+    ) -> Result<()> {
         if rpm.is_none() && tpm.is_none() {
             return Ok(());
         }
         let now = Instant::now();
         let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        let w = map.entry(key_hash.to_string()).or_insert(Window { started: now, requests: 0, tokens: 0 });
+        let w = map.entry(key_hash.to_string()).or_insert(Window {
+            started: now,
+            requests: 0,
+            tokens: 0,
+        });
         if now.duration_since(w.started) >= RATE_WINDOW {
-            *w = Window { started: now, requests: 0, tokens: 0 };
+            *w = Window {
+                started: now,
+                requests: 0,
+                tokens: 0,
+            };
         }
         let retry_after = RATE_WINDOW.saturating_sub(now.duration_since(w.started));
         if let Some(rpm) = rpm {
@@ -103,7 +123,9 @@ mod tests {
     async fn rpm_refuses_the_request_over_the_limit_until_the_window_ends() {
         let l = LocalRateLimiter::new();
         for _ in 0..3 {
-            l.admit("k", Some(3), None, 10).await.expect("under the limit");
+            l.admit("k", Some(3), None, 10)
+                .await
+                .expect("under the limit");
         }
         let err = l.admit("k", Some(3), None, 10).await.expect_err("4th");
         assert_eq!(err.status(), 429);
@@ -118,7 +140,11 @@ mod tests {
         l.admit("k", None, Some(100), 80).await.expect("80");
         assert!(l.admit("k", None, Some(100), 30).await.is_err());
         l.adjust_tokens("k", -60).await.expect("adjust");
-        l.admit("k", None, Some(100), 30).await.expect("after the correction");
-        l.admit("other", None, Some(100), 100).await.expect("keys are separate");
+        l.admit("k", None, Some(100), 30)
+            .await
+            .expect("after the correction");
+        l.admit("other", None, Some(100), 100)
+            .await
+            .expect("keys are separate");
     }
 }

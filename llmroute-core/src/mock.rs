@@ -178,17 +178,30 @@ mod tests {
     #[tokio::test]
     async fn echoes_the_last_user_message_and_reports_usage() {
         let mock = MockProvider::echo("mock-echo");
-        let req = ChatRequest::new("mock", vec![Message::system("be brief"), Message::user("hello there")]);
+        let req = ChatRequest::new(
+            "mock",
+            vec![Message::system("be brief"), Message::user("hello there")],
+        );
         let done = mock.chat(&req).await.expect("chat");
         assert_eq!(done.response.first_text(), Some("hello there"));
         let usage = done.response.usage.expect("usage");
-        assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.total_tokens), (4, 2, 6));
+        assert_eq!(
+            (
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.total_tokens
+            ),
+            (4, 2, 6)
+        );
     }
 
     #[tokio::test]
     async fn streams_the_fixed_answer_then_usage() {
         let mock = MockProvider::fixed("mock-fixed", "one two three");
-        let stream = mock.chat_stream(&ChatRequest::new("m", vec![Message::user("x")])).await.expect("stream");
+        let stream = mock
+            .chat_stream(&ChatRequest::new("m", vec![Message::user("x")]))
+            .await
+            .expect("stream");
         let chunks: Vec<_> = stream.chunks.collect().await;
         let text: String = chunks
             .iter()

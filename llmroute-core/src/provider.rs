@@ -51,7 +51,9 @@ pub struct ChatStream {
 
 impl std::fmt::Debug for ChatStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChatStream").field("meta", &self.meta).finish_non_exhaustive()
+        f.debug_struct("ChatStream")
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
     }
 }
 

@@ -53,7 +53,12 @@ fn azure_non_streaming_response_with_filter_results() {
     assert_eq!(resp.first_text(), Some("Olá!"));
     let usage = resp.usage.expect("usage");
     assert_eq!(usage.cached_tokens(), 1792);
-    assert_eq!(usage.completion_tokens_details.and_then(|d| d.reasoning_tokens), Some(0));
+    assert_eq!(
+        usage
+            .completion_tokens_details
+            .and_then(|d| d.reasoning_tokens),
+        Some(0)
+    );
     assert!(resp.extra.contains_key("prompt_filter_results"));
 }
 
@@ -84,15 +89,24 @@ fn tool_call_deltas_and_content_filter_finish() {
     let (c, _): (ChatChunk, _) = round_trip(first);
     let call = &c.choices[0].delta.tool_calls.as_ref().expect("tool calls")[0];
     assert_eq!(call.id.as_deref(), Some("call_9URIoTvgd5stQfgpr8dHAg9L"));
-    assert_eq!(call.function.as_ref().and_then(|f| f.name.as_deref()), Some("weather"));
+    assert_eq!(
+        call.function.as_ref().and_then(|f| f.name.as_deref()),
+        Some("weather")
+    );
 
     let later = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{\"loc"}}]},"finish_reason":null}]}"#;
     let (c, _): (ChatChunk, _) = round_trip(later);
-    assert_eq!(c.choices[0].delta.tool_calls.as_ref().map(|t| t[0].index), Some(1));
+    assert_eq!(
+        c.choices[0].delta.tool_calls.as_ref().map(|t| t[0].index),
+        Some(1)
+    );
 
     let filtered = r#"{"id":"","object":"","created":0,"model":"","choices":[{"index":0,"finish_reason":"content_filter","content_filter_results":{"violence":{"filtered":true,"severity":"medium"}},"content_filter_offsets":{"check_offset":10,"start_offset":0,"end_offset":12}}]}"#;
     let (c, _): (ChatChunk, _) = round_trip(filtered);
-    assert_eq!(c.choices[0].finish_reason.as_deref(), Some("content_filter"));
+    assert_eq!(
+        c.choices[0].finish_reason.as_deref(),
+        Some("content_filter")
+    );
     assert!(c.choices[0].extra.contains_key("content_filter_offsets"));
 }
 
@@ -102,7 +116,10 @@ fn openai_tool_call_response() {
       "choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"weather","arguments":"{\"location\":\"Florence\"}"}}]},"logprobs":null,"finish_reason":"tool_calls"}],
       "usage":{"prompt_tokens":82,"completion_tokens":17,"total_tokens":99,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}"#;
     let (resp, out): (ChatResponse, _) = round_trip(body);
-    assert_eq!(resp.choices[0].message.tool_calls.as_ref().map(Vec::len), Some(1));
+    assert_eq!(
+        resp.choices[0].message.tool_calls.as_ref().map(Vec::len),
+        Some(1)
+    );
     assert_eq!(out["service_tier"], "default");
 }
 
@@ -126,7 +143,9 @@ fn a_request_with_every_field_round_trips() {
  "metadata":{"team":"search"},"store":false,"reasoning_effort":"low"}"#;
     let (req, out): (ChatRequest, _) = round_trip(body);
     assert_eq!(req.messages[0].role, Role::Developer);
-    assert!(matches!(&req.messages[2].content, Some(Content::Parts(p)) if p[1].image_url.is_some()));
+    assert!(
+        matches!(&req.messages[2].content, Some(Content::Parts(p)) if p[1].image_url.is_some())
+    );
     assert!(req.is_stream() && req.wants_stream_usage());
     assert_eq!(req.max_output_tokens(), Some(512));
     assert_eq!(out["metadata"]["team"], "search");
@@ -134,7 +153,9 @@ fn a_request_with_every_field_round_trips() {
 
 #[test]
 fn an_unknown_role_is_a_clear_error() {
-    let err = serde_json::from_str::<ChatRequest>(r#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#)
-        .expect_err("robot");
+    let err = serde_json::from_str::<ChatRequest>(
+        r#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#,
+    )
+    .expect_err("robot");
     assert!(err.to_string().contains("unknown variant `robot`"), "{err}");
 }

@@ -164,7 +164,13 @@ fn cost(c: &mut Criterion) {
     let prices = Prices::from_config(&config);
     let usage = Usage::new(812, 143);
     c.bench_function("cost", |b| {
-        b.iter(|| prices.cost(black_box(Some("gpt-4o")), black_box("gpt-4o-2024-08-06"), &usage))
+        b.iter(|| {
+            prices.cost(
+                black_box(Some("gpt-4o")),
+                black_box("gpt-4o-2024-08-06"),
+                &usage,
+            )
+        })
     });
 }
 

@@ -28,8 +28,15 @@ pub(crate) fn resolve(
         }
         Value::Mapping(map) => {
             for (k, v) in map.iter_mut() {
-                let key = k.as_str().map(str::to_string).unwrap_or_else(|| format!("{k:?}"));
-                let child = if path.is_empty() { key } else { format!("{path}.{key}") };
+                let key = k
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{k:?}"));
+                let child = if path.is_empty() {
+                    key
+                } else {
+                    format!("{path}.{key}")
+                };
                 resolve(v, &child, lookup, missing);
             }
         }

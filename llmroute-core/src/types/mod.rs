@@ -14,9 +14,7 @@ mod usage;
 
 pub use chunk::{ChatChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
 pub use error_body::{ErrorBody, ErrorDetail};
-pub use message::{
-    Content, ContentPart, FunctionCall, ImageUrl, Message, Role, ToolCall,
-};
+pub use message::{Content, ContentPart, FunctionCall, ImageUrl, Message, Role, ToolCall};
 pub use models::{ModelList, ModelObject};
 pub use request::{
     ChatRequest, FunctionDefinition, JsonSchemaFormat, ResponseFormat, StopSequences,
