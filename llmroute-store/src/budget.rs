@@ -22,6 +22,8 @@ pub struct Reservation {
     pub key_hash: String,
     /// Dollars reserved (0 for a key without a budget).
     pub amount: f64,
+    /// Made in this process (not in a shared store): settled where it was made.
+    pub local: bool,
 }
 
 /// Reserves and settles budget.
@@ -121,6 +123,7 @@ impl BudgetReserver for LocalBudgets {
             return Ok(Reservation {
                 key_hash: key.token_hash.clone(),
                 amount: 0.0,
+                local: true,
             });
         };
         let now_t = SystemTime::now();
@@ -164,6 +167,7 @@ impl BudgetReserver for LocalBudgets {
         Ok(Reservation {
             key_hash: key.token_hash.clone(),
             amount: estimate,
+            local: true,
         })
     }
 

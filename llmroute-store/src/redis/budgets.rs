@@ -83,6 +83,7 @@ impl RedisBudgets {
             return Ok(Ok(Reservation {
                 key_hash: key.token_hash.clone(),
                 amount: 0.0,
+                local: false,
             }));
         };
         let now_t = SystemTime::now();
@@ -118,6 +119,7 @@ impl RedisBudgets {
             return Ok(Ok(Reservation {
                 key_hash: key.token_hash.clone(),
                 amount: dollars(est_n),
+                local: false,
             }));
         }
         Ok(Err(Error::BudgetExceeded {

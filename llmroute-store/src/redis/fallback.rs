@@ -5,8 +5,7 @@
 //! `llmroute_redis_fallbacks_total`; Redis is tried again at most every
 //! [`RedisOptions::retry_every`](super::RedisOptions) and used as soon as it answers.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -128,14 +127,12 @@ impl KeyRateLimiter for FallbackRateLimiter {
 }
 
 /// Budget reservations in Redis, in process while Redis is down. A reservation is
-/// settled where it was made: the ones made in process are remembered here.
+/// settled where it was made ([`Reservation::local`] says where).
 #[derive(Debug)]
 pub struct FallbackBudgets {
     redis: RedisBudgets,
     local: LocalBudgets,
     gate: Arc<Gate>,
-    /// (key hash, amount bits) → reservations made in process and not yet settled.
-    local_open: Mutex<HashMap<(String, u64), u32>>,
 }
 
 impl FallbackBudgets {
@@ -145,7 +142,6 @@ impl FallbackBudgets {
             redis,
             local: LocalBudgets::new(),
             gate,
-            local_open: Mutex::new(HashMap::new()),
         }
     }
 
@@ -154,29 +150,8 @@ impl FallbackBudgets {
         &self.gate
     }
 
-    fn open_map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u64), u32>> {
-        self.local_open.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Whether `r` was made in process (and forgets it).
-    fn take_local(&self, r: &Reservation) -> bool {
-        let mut open = self.open_map();
-        let id = (r.key_hash.clone(), r.amount.to_bits());
-        match open.get_mut(&id) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                true
-            }
-            Some(_) => {
-                open.remove(&id);
-                true
-            }
-            None => false,
-        }
-    }
-
     async fn end(&self, r: Reservation, actual: Option<f64>) {
-        if self.take_local(&r) {
+        if r.local {
             match actual {
                 Some(a) => self.local.settle(r, a).await,
                 None => self.local.release(r).await,
@@ -205,19 +180,11 @@ impl BudgetReserver for FallbackBudgets {
             return Ok(Reservation {
                 key_hash: key.token_hash.clone(),
                 amount: 0.0,
+                local: true,
             });
         }
         let redis = self.redis.try_reserve(key, estimate);
-        let local = async {
-            let r = self.local.reserve(key, estimate).await;
-            if let Ok(r) = &r {
-                *self
-                    .open_map()
-                    .entry((r.key_hash.clone(), r.amount.to_bits()))
-                    .or_insert(0) += 1;
-            }
-            r
-        };
+        let local = self.local.reserve(key, estimate);
         self.gate.call(redis, local).await
     }
 
