@@ -46,8 +46,13 @@ impl std::fmt::Debug for Credential {
 pub struct AzureProvider {
     name: String,
     url: String,
+    /// `url` parsed once, so a request does not parse it again (`None`: it does not
+    /// parse, and each request reports that as before).
+    parsed_url: Option<reqwest::Url>,
     version: ApiVersion,
     credential: Credential,
+    /// The `api-key` header value, built once (`None` for a bearer credential).
+    api_key_header: Option<HeaderValue>,
     http: reqwest::Client,
     drop_params: bool,
     timeout: Option<Duration>,
@@ -120,6 +125,8 @@ impl AzureProvider {
         }
         let version = ApiVersion::parse(cfg.api_version.as_deref());
         let url = chat_url(api_base, &cfg.deployment, &version);
+        let parsed_url = reqwest::Url::parse(&url).ok();
+        let api_key_header = api_key_header(&credential);
         Ok(AzureProvider {
             name: format!("azure/{}", cfg.deployment),
             labels: Arc::new(StreamLabels {
@@ -128,7 +135,9 @@ impl AzureProvider {
                 api_version: version.raw.clone(),
             }),
             url,
+            parsed_url,
             version,
+            api_key_header,
             credential,
             http: client.http().clone(),
             drop_params,
@@ -139,6 +148,7 @@ impl AzureProvider {
 
     /// Replaces the credential, e.g. with a managed-identity [`TokenProvider`].
     pub fn with_credential(mut self, credential: Credential) -> AzureProvider {
+        self.api_key_header = api_key_header(&credential);
         self.credential = credential;
         self
     }
@@ -170,32 +180,28 @@ impl AzureProvider {
             drop_params: self.drop_params,
         };
         let prepared = prepare(request, &target, stream)?;
-        let (name, value) = match &self.credential {
-            Credential::ApiKey(key) => ("api-key", key.expose().to_string()),
-            Credential::Bearer(provider) => (
+        let (name, value) = match (&self.credential, &self.api_key_header) {
+            (Credential::ApiKey(_), Some(value)) => ("api-key", value.clone()),
+            (Credential::ApiKey(key), None) => ("api-key", self.credential_header(key.expose())?),
+            (Credential::Bearer(provider), _) => (
                 AUTHORIZATION.as_str(),
-                format!("Bearer {}", provider.token().await?.expose()),
+                self.credential_header(&format!("Bearer {}", provider.token().await?.expose()))?,
             ),
         };
-        let mut value = HeaderValue::from_str(&value).map_err(|_| {
-            Error::internal(format!(
-                "the credential of Azure deployment {} is not a valid header value",
-                self.labels.deployment
-            ))
-        })?;
-        value.set_sensitive(true);
-        let mut builder = self
-            .http
-            .post(&self.url)
+        let builder = match &self.parsed_url {
+            Some(url) => self.http.post(url.clone()),
+            None => self.http.post(&self.url),
+        };
+        let mut builder = builder
             .header(name, value)
-            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header(
                 ACCEPT,
-                if stream {
+                HeaderValue::from_static(if stream {
                     "text/event-stream"
                 } else {
                     "application/json"
-                },
+                }),
             )
             .body(prepared.body);
         if let Some(t) = self.timeout {
@@ -239,6 +245,18 @@ impl AzureProvider {
         Err(error)
     }
 
+    /// A credential as a sensitive header value.
+    fn credential_header(&self, value: &str) -> Result<HeaderValue, Error> {
+        let mut value = HeaderValue::from_str(value).map_err(|_| {
+            Error::internal(format!(
+                "the credential of Azure deployment {} is not a valid header value",
+                self.labels.deployment
+            ))
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
     fn send_error(&self, e: &reqwest::Error) -> Error {
         let dep = &self.labels.deployment;
         let cause = full_error(e);
@@ -262,6 +280,17 @@ impl AzureProvider {
                 message: format!("the request to Azure deployment {dep} failed: {cause}"),
             }
         }
+    }
+}
+
+/// The `api-key` header of an api-key credential, built once (sensitive: never logged).
+fn api_key_header(credential: &Credential) -> Option<HeaderValue> {
+    match credential {
+        Credential::ApiKey(key) => HeaderValue::from_str(key.expose()).ok().map(|mut v| {
+            v.set_sensitive(true);
+            v
+        }),
+        Credential::Bearer(_) => None,
     }
 }
 
