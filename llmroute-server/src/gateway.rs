@@ -152,8 +152,6 @@ impl Gateway {
             KeyAuthConfig::default(),
         ));
         let auth: Arc<dyn Authenticator> = key_auth.clone();
-        // The tokenizer behind budget estimates loads in the background, not on a request.
-        tokio::spawn(llmroute_store::estimate::warm_up());
         let log_writer = LogWriter::spawn(store.clone(), LogWriterConfig::default());
         let sink: Arc<dyn RequestSink> =
             Arc::new(FanOut(vec![Arc::new(LogSink), log_writer.clone()]));

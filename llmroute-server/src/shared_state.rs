@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use llmroute_core::config::Config;
 use llmroute_core::limits::{KeyRateLimiter, LocalRateLimiter};
-use llmroute_core::router::{Counters, InMemoryCounters};
+use llmroute_core::router::{Counters, InMemoryCounters, UsageSnapshot};
 use llmroute_store::budget::{BudgetReserver, LocalBudgets};
 use llmroute_store::cache::TieredCache;
 use llmroute_store::redis::{RedisHandles, MOKA_CAPACITY};
@@ -54,7 +54,7 @@ pub async fn connect(config: &Config) -> Result<SharedState, StartError> {
     };
     let state = match &redis {
         Some(r) => SharedState {
-            counters: r.counters.clone(),
+            counters: Arc::new(DetachedUsage(r.counters.clone())),
             limiter: r.rate_limiter.clone(),
             budgets: r.budgets.clone(),
             cache: config.cache.enabled.then(|| r.cache.clone()),
@@ -87,6 +87,50 @@ fn announce(config: &Config, state: &SharedState) {
             "response cache: cache_params.type is redis but no Redis location is configured (REDIS_URL, router_settings.redis_url or cache_params.host); caching in this process only"
         ),
         (Some(cache), _, None) => tracing::info!(cache = %cache.describe(), "response cache: in this process"),
+    }
+}
+
+/// Shared counters whose usage counting does not hold up the request: `add_usage` is
+/// sent to Redis by a task of its own, so the router waits on one Redis round trip per
+/// request (the snapshot it routes by), not three. Cooldowns and failures still go
+/// straight through: another instance must see them at once.
+struct DetachedUsage(Arc<dyn Counters>);
+
+#[async_trait::async_trait]
+impl Counters for DetachedUsage {
+    async fn snapshot(&self, deployments: &[&str]) -> llmroute_core::Result<Vec<UsageSnapshot>> {
+        self.0.snapshot(deployments).await
+    }
+
+    async fn add_usage(
+        &self,
+        deployment: &str,
+        requests: u64,
+        tokens: u64,
+    ) -> llmroute_core::Result<()> {
+        let (inner, deployment) = (self.0.clone(), deployment.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = inner.add_usage(&deployment, requests, tokens).await {
+                tracing::debug!(deployment = %deployment, error = %e, "counting usage in Redis failed");
+            }
+        });
+        Ok(())
+    }
+
+    async fn add_failure(
+        &self,
+        deployment: &str,
+        window: std::time::Duration,
+    ) -> llmroute_core::Result<u64> {
+        self.0.add_failure(deployment, window).await
+    }
+
+    async fn cool_down(
+        &self,
+        deployment: &str,
+        duration: std::time::Duration,
+    ) -> llmroute_core::Result<()> {
+        self.0.cool_down(deployment, duration).await
     }
 }
 
