@@ -3,7 +3,9 @@
 //! configured, in this process otherwise. Which one is used is logged at start-up,
 //! never chosen silently.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use llmroute_core::config::Config;
 use llmroute_core::limits::{KeyRateLimiter, LocalRateLimiter};
@@ -54,7 +56,7 @@ pub async fn connect(config: &Config) -> Result<SharedState, StartError> {
     };
     let state = match &redis {
         Some(r) => SharedState {
-            counters: Arc::new(DetachedUsage(r.counters.clone())),
+            counters: Arc::new(SharedCounters::new(r.counters.clone())),
             limiter: r.rate_limiter.clone(),
             budgets: r.budgets.clone(),
             cache: config.cache.enabled.then(|| r.cache.clone()),
@@ -90,16 +92,55 @@ fn announce(config: &Config, state: &SharedState) {
     }
 }
 
-/// Shared counters whose usage counting does not hold up the request: `add_usage` is
-/// sent to Redis by a task of its own, so the router waits on one Redis round trip per
-/// request (the snapshot it routes by), not three. Cooldowns and failures still go
-/// straight through: another instance must see them at once.
-struct DetachedUsage(Arc<dyn Counters>);
+/// How long a snapshot of the shared counters is reused before Redis is asked again.
+const SNAPSHOT_REUSE: Duration = Duration::from_millis(50);
+
+/// The shared counters as the router uses them, without a Redis round trip on most
+/// requests: `add_usage` is sent by a task of its own; `snapshot` is reused for up to
+/// [`SNAPSHOT_REUSE`] (with cooldowns aged by the time passed); failures and cooldowns
+/// go straight through and drop the reused snapshots, so this instance sees its own at
+/// once and other instances within [`SNAPSHOT_REUSE`].
+struct SharedCounters {
+    inner: Arc<dyn Counters>,
+    recent: Mutex<HashMap<String, (Instant, Vec<UsageSnapshot>)>>,
+}
+
+impl SharedCounters {
+    fn new(inner: Arc<dyn Counters>) -> Self {
+        SharedCounters {
+            inner,
+            recent: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Vec<UsageSnapshot>)>> {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 #[async_trait::async_trait]
-impl Counters for DetachedUsage {
+impl Counters for SharedCounters {
     async fn snapshot(&self, deployments: &[&str]) -> llmroute_core::Result<Vec<UsageSnapshot>> {
-        self.0.snapshot(deployments).await
+        let key = deployments.join("\n");
+        if let Some((taken, snapshot)) = self.recent().get(&key) {
+            let age = taken.elapsed();
+            if age < SNAPSHOT_REUSE {
+                let aged = snapshot
+                    .iter()
+                    .map(|s| UsageSnapshot {
+                        cooldown: s
+                            .cooldown
+                            .and_then(|c| c.checked_sub(age))
+                            .filter(|c| !c.is_zero()),
+                        ..*s
+                    })
+                    .collect();
+                return Ok(aged);
+            }
+        }
+        let fresh = self.inner.snapshot(deployments).await?;
+        self.recent().insert(key, (Instant::now(), fresh.clone()));
+        Ok(fresh)
     }
 
     async fn add_usage(
@@ -108,7 +149,7 @@ impl Counters for DetachedUsage {
         requests: u64,
         tokens: u64,
     ) -> llmroute_core::Result<()> {
-        let (inner, deployment) = (self.0.clone(), deployment.to_string());
+        let (inner, deployment) = (self.inner.clone(), deployment.to_string());
         tokio::spawn(async move {
             if let Err(e) = inner.add_usage(&deployment, requests, tokens).await {
                 tracing::debug!(deployment = %deployment, error = %e, "counting usage in Redis failed");
@@ -117,20 +158,15 @@ impl Counters for DetachedUsage {
         Ok(())
     }
 
-    async fn add_failure(
-        &self,
-        deployment: &str,
-        window: std::time::Duration,
-    ) -> llmroute_core::Result<u64> {
-        self.0.add_failure(deployment, window).await
+    async fn add_failure(&self, deployment: &str, window: Duration) -> llmroute_core::Result<u64> {
+        self.recent().clear();
+        self.inner.add_failure(deployment, window).await
     }
 
-    async fn cool_down(
-        &self,
-        deployment: &str,
-        duration: std::time::Duration,
-    ) -> llmroute_core::Result<()> {
-        self.0.cool_down(deployment, duration).await
+    async fn cool_down(&self, deployment: &str, duration: Duration) -> llmroute_core::Result<()> {
+        let done = self.inner.cool_down(deployment, duration).await;
+        self.recent().clear();
+        done
     }
 }
 
@@ -162,5 +198,70 @@ impl ExtraMetrics for SharedState {
             (None, Some(cache)) => cache.render_prometheus(out),
             (None, None) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+
+    /// In-process counters that count the snapshots asked of them (standing for Redis).
+    #[derive(Default)]
+    struct Counted {
+        inner: InMemoryCounters,
+        snapshots: AtomicU64,
+    }
+
+    #[async_trait::async_trait]
+    impl Counters for Counted {
+        async fn snapshot(&self, d: &[&str]) -> llmroute_core::Result<Vec<UsageSnapshot>> {
+            self.snapshots.fetch_add(1, Ordering::SeqCst);
+            self.inner.snapshot(d).await
+        }
+        async fn add_usage(&self, d: &str, r: u64, t: u64) -> llmroute_core::Result<()> {
+            self.inner.add_usage(d, r, t).await
+        }
+        async fn add_failure(&self, d: &str, w: Duration) -> llmroute_core::Result<u64> {
+            self.inner.add_failure(d, w).await
+        }
+        async fn cool_down(&self, d: &str, c: Duration) -> llmroute_core::Result<()> {
+            self.inner.cool_down(d, c).await
+        }
+    }
+
+    #[tokio::test]
+    async fn snapshots_are_reused_briefly_and_a_cooldown_is_seen_at_once() {
+        let counted = Arc::new(Counted::default());
+        let shared = SharedCounters::new(counted.clone());
+        for _ in 0..10 {
+            shared.snapshot(&["a", "b"]).await.expect("snapshot");
+        }
+        assert_eq!(
+            counted.snapshots.load(Ordering::SeqCst),
+            1,
+            "one round trip for ten requests"
+        );
+
+        shared
+            .cool_down("a", Duration::from_secs(30))
+            .await
+            .expect("cool");
+        let after = shared.snapshot(&["a", "b"]).await.expect("snapshot");
+        assert!(after[0].cooldown.is_some() && after[1].cooldown.is_none());
+        assert_eq!(
+            counted.snapshots.load(Ordering::SeqCst),
+            2,
+            "the cooldown dropped the reused snapshot"
+        );
+
+        tokio::time::sleep(SNAPSHOT_REUSE + Duration::from_millis(5)).await;
+        shared.snapshot(&["a", "b"]).await.expect("snapshot");
+        assert_eq!(
+            counted.snapshots.load(Ordering::SeqCst),
+            3,
+            "asked again once stale"
+        );
     }
 }
