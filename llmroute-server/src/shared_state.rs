@@ -4,6 +4,7 @@
 //! never chosen silently.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -96,13 +97,16 @@ fn announce(config: &Config, state: &SharedState) {
 const SNAPSHOT_REUSE: Duration = Duration::from_millis(50);
 
 /// The shared counters as the router uses them, without a Redis round trip on most
-/// requests: `add_usage` is sent by a task of its own; `snapshot` is reused for up to
+/// requests: usage is added up here and sent once per deployment every
+/// [`SNAPSHOT_REUSE`] by a background task; `snapshot` is reused for up to
 /// [`SNAPSHOT_REUSE`] (with cooldowns aged by the time passed); failures and cooldowns
 /// go straight through and drop the reused snapshots, so this instance sees its own at
 /// once and other instances within [`SNAPSHOT_REUSE`].
 struct SharedCounters {
     inner: Arc<dyn Counters>,
     recent: Mutex<HashMap<String, (Instant, Vec<UsageSnapshot>)>>,
+    pending: Arc<Mutex<HashMap<String, (u64, u64)>>>,
+    flush_scheduled: Arc<AtomicBool>,
 }
 
 impl SharedCounters {
@@ -110,11 +114,39 @@ impl SharedCounters {
         SharedCounters {
             inner,
             recent: Mutex::new(HashMap::new()),
+            pending: Arc::new(Mutex::new(HashMap::new())),
+            flush_scheduled: Arc::new(AtomicBool::new(false)),
         }
     }
 
     fn recent(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Vec<UsageSnapshot>)>> {
         self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends the usage added up since the last flush, one call per deployment.
+    fn schedule_flush(&self) {
+        if self.flush_scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (inner, pending, scheduled) = (
+            self.inner.clone(),
+            self.pending.clone(),
+            self.flush_scheduled.clone(),
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(SNAPSHOT_REUSE).await;
+            scheduled.store(false, Ordering::Release);
+            let batch: Vec<(String, (u64, u64))> = pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .drain()
+                .collect();
+            for (deployment, (requests, tokens)) in batch {
+                if let Err(e) = inner.add_usage(&deployment, requests, tokens).await {
+                    tracing::debug!(deployment = %deployment, error = %e, "counting usage in Redis failed");
+                }
+            }
+        });
     }
 }
 
@@ -149,12 +181,13 @@ impl Counters for SharedCounters {
         requests: u64,
         tokens: u64,
     ) -> llmroute_core::Result<()> {
-        let (inner, deployment) = (self.inner.clone(), deployment.to_string());
-        tokio::spawn(async move {
-            if let Err(e) = inner.add_usage(&deployment, requests, tokens).await {
-                tracing::debug!(deployment = %deployment, error = %e, "counting usage in Redis failed");
-            }
-        });
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = pending.entry(deployment.to_string()).or_default();
+            entry.0 += requests;
+            entry.1 += tokens;
+        }
+        self.schedule_flush();
         Ok(())
     }
 
@@ -203,7 +236,7 @@ impl ExtraMetrics for SharedState {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::AtomicU64;
 
     use super::*;
 
@@ -229,6 +262,27 @@ mod tests {
         async fn cool_down(&self, d: &str, c: Duration) -> llmroute_core::Result<()> {
             self.inner.cool_down(d, c).await
         }
+    }
+
+    #[tokio::test]
+    async fn usage_is_added_up_and_sent_once_per_deployment() {
+        let counted = Arc::new(Counted::default());
+        let shared = SharedCounters::new(counted.clone());
+        for _ in 0..100 {
+            shared.add_usage("a", 1, 10).await.expect("add");
+        }
+        shared.add_usage("b", 1, 5).await.expect("add");
+        assert_eq!(
+            counted.inner.snapshot(&["a"]).await.expect("s")[0].requests,
+            0,
+            "not sent yet"
+        );
+        tokio::time::sleep(SNAPSHOT_REUSE * 2).await;
+        let s = counted.inner.snapshot(&["a", "b"]).await.expect("s");
+        assert_eq!(
+            (s[0].requests, s[0].tokens, s[1].requests, s[1].tokens),
+            (100, 1000, 1, 5)
+        );
     }
 
     #[tokio::test]
