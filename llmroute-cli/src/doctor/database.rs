@@ -139,28 +139,6 @@ pub fn auth_failure(e: &str) -> Check {
     Check::fail(G, "auth", format!("{what}: {e}"), fix)
 }
 
-/// The schema version this llmroute knows: what a fresh embedded store migrates to.
-pub async fn known_schema_version() -> Option<u32> {
-    let dir = std::env::temp_dir().join(format!(
-        "llmroute-doctor-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    let v = match llmroute_store::open(None, &dir).await {
-        Ok(store) => store.migrate().await.ok(),
-        Err(_) => None,
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    v
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-}
-
 async fn schema(client: &tokio_postgres::Client) -> Check {
     let row = client
         .query_opt("SELECT MAX(version) FROM llmroute_schema_migrations", &[])
@@ -180,7 +158,7 @@ async fn schema(client: &tokio_postgres::Client) -> Check {
         }
     };
     let found = found.unwrap_or(0).max(0) as u32;
-    match known_schema_version().await {
+    match Some(llmroute_store::postgres::schema_version()) {
         Some(k) if found == k => Check::pass(
             G,
             "migrations",

@@ -17,6 +17,11 @@ struct Migration {
     sql: &'static str,
 }
 
+/// The newest schema version this build knows.
+pub(crate) fn latest() -> u32 {
+    MIGRATIONS.last().map_or(0, |m| m.version.max(0) as u32)
+}
+
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "keys and request logs",

@@ -4,6 +4,12 @@
 mod keys;
 mod logs;
 mod migrations;
+
+/// The newest schema version this build of llmroute knows (what `migrate` brings a
+/// database to); `llmroute doctor` compares a database against it.
+pub fn schema_version() -> u32 {
+    migrations::latest()
+}
 mod tls;
 
 use std::str::FromStr;

@@ -13,6 +13,11 @@ struct Migration {
     sql: &'static str,
 }
 
+/// The newest schema version this build knows.
+pub(crate) fn latest() -> u32 {
+    MIGRATIONS.last().map(|m| m.version).unwrap_or(0)
+}
+
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "keys and request logs",
