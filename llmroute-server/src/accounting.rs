@@ -64,7 +64,6 @@ struct Open {
     started_at: SystemTime,
     principal: Option<Principal>,
     model: String,
-    known_model: bool,
     stream: bool,
     spending: Option<Spending>,
 }
@@ -83,7 +82,6 @@ impl Ledger {
         model: String,
         stream: bool,
     ) -> Self {
-        let known_model = routing.router.has_model(&model);
         Ledger {
             inner: Some(Open {
                 gateway,
@@ -94,7 +92,6 @@ impl Ledger {
                 started_at,
                 principal,
                 model,
-                known_model,
                 stream,
                 spending: None,
             }),
@@ -116,19 +113,10 @@ impl Ledger {
             .unwrap_or_else(Instant::now)
     }
 
-    /// The cost of `outcome`'s usage on its deployment (0 for a cache hit).
-    pub fn cost_of(&self, outcome: &Outcome) -> f64 {
-        self.inner
-            .as_ref()
-            .map(|o| o.cost_of(outcome))
-            .unwrap_or(0.0)
-    }
-
-    /// Records the end of the request: metrics, the log line, and the request record.
-    pub fn close(mut self, outcome: Outcome) {
-        if let Some(open) = self.inner.take() {
-            open.close(outcome);
-        }
+    /// Records the end of the request (metrics, the log line, the request record) and
+    /// returns its cost: the usage priced on its deployment, 0 for a cache hit.
+    pub fn close(mut self, outcome: Outcome) -> f64 {
+        self.inner.take().map_or(0.0, |open| open.close(outcome))
     }
 }
 
@@ -157,18 +145,16 @@ impl Open {
         }
     }
 
-    fn close(mut self, outcome: Outcome) {
+    fn close(mut self, outcome: Outcome) -> f64 {
         let latency = self.started.elapsed();
         let cost = self.cost_of(&outcome);
         if let Some(spending) = self.spending.take() {
             spending.settle(cost, outcome.usage.as_ref());
         }
         let m = &self.gateway.metrics;
-        let model_label = if self.known_model {
-            self.model.clone()
-        } else {
-            "unknown".to_string()
-        };
+        // Opened only for admitted requests, so the model is a configured group
+        // (a bounded label set).
+        let model_label = self.model.clone();
         m.requests
             .get_or_create(&RequestLabels {
                 route: self.route,
@@ -258,5 +244,6 @@ impl Open {
             upstream_request_id: outcome.upstream_request_id,
         };
         self.gateway.sink.record(record);
+        cost
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use llmroute_azure::{AzureClient, AzureProvider};
-use llmroute_core::auth::{Authenticator, MasterKeyAuth};
+use llmroute_core::auth::Authenticator;
 use llmroute_core::config::{Config, ConfigError, ConfigSource, DeploymentConfig, ProviderKind};
 use llmroute_core::events::FanOut;
 use llmroute_core::events::RequestSink;
@@ -91,8 +91,6 @@ pub struct Gateway {
     routing: ArcSwap<Routing>,
     /// Who may call.
     pub auth: Arc<dyn Authenticator>,
-    /// The master key (admin routes).
-    pub master: MasterKeyAuth,
     /// Where finished requests go (the log line, and the store's batched writer).
     pub sink: Arc<dyn RequestSink>,
     /// Virtual keys, logs and spend.
@@ -129,7 +127,6 @@ impl Gateway {
         let (master_key, master_key_source) =
             master_key::resolve(config.general.master_key.as_ref(), &options.data_dir)
                 .map_err(StartError::MasterKey)?;
-        let master = MasterKeyAuth::new(master_key.clone());
         let database_url = config
             .general
             .database_url
@@ -164,7 +161,6 @@ impl Gateway {
         Ok(Arc::new(Gateway {
             routing: ArcSwap::from_pointee(routing),
             auth,
-            master,
             sink,
             store,
             key_auth,
@@ -201,9 +197,6 @@ impl Gateway {
         if !changed.is_empty() {
             tracing::warn!(settings = ?changed, "config reload: these settings only take effect after a restart; the running values stay");
         }
-        let mut config = config;
-        // The cache namespace names Redis keys already in use: it stays until a restart.
-        config.cache.namespace = self.routing().config.cache.namespace.clone();
         let routing = build_routing(config, &self.client, &self.shared)?;
         self.routing.store(Arc::new(routing));
         Ok(())

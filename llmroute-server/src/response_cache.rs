@@ -20,7 +20,6 @@ impl CacheUse {
     /// goes upstream.
     pub fn plan(
         cache: Option<&Arc<TieredCache>>,
-        namespace: &str,
         cache_control_header: Option<&str>,
         chat: &mut ChatRequest,
     ) -> Option<CacheUse> {
@@ -31,7 +30,8 @@ impl CacheUse {
             return None;
         }
         Some(CacheUse {
-            key: cache_key(&chat.model, chat, namespace),
+            // The namespace is already the Redis key prefix (shared_state::redis_prefix).
+            key: cache_key(&chat.model, chat, ""),
             control,
             cache: cache.clone(),
         })

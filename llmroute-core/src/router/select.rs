@@ -14,7 +14,7 @@ use rand::Rng;
 use super::counters::UsageSnapshot;
 use super::deployment::Deployment;
 use super::strategy::Strategy;
-use crate::types::{ChatRequest, Content};
+use crate::types::ChatRequest;
 
 /// Chance that `latency-based-routing` tries a random deployment instead of the fastest.
 pub(crate) const LATENCY_EXPLORATION: f64 = 0.05;
@@ -38,20 +38,7 @@ pub(crate) struct Candidate<'a> {
 /// A rough token estimate for rate-limit headroom, the way Azure estimates it: prompt
 /// text at about four characters a token, plus the requested output limit.
 pub(crate) fn estimate_tokens(req: &ChatRequest) -> u64 {
-    let chars: usize = req
-        .messages
-        .iter()
-        .filter_map(|m| m.content.as_ref())
-        .map(|c| match c {
-            Content::Text(text) => text.len(),
-            Content::Parts(parts) => parts
-                .iter()
-                .filter_map(|p| p.text.as_ref())
-                .map(String::len)
-                .sum(),
-        })
-        .sum();
-    (chars / 4) as u64 + 1 + u64::from(req.max_output_tokens().unwrap_or(0))
+    req.rough_prompt_tokens() + u64::from(req.max_output_tokens().unwrap_or(0))
 }
 
 /// Whether a deployment can take `estimate` more tokens and one more request, by its

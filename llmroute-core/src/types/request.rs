@@ -97,6 +97,18 @@ impl ChatRequest {
             .unwrap_or(false)
     }
 
+    /// A rough count of prompt tokens without a tokenizer, the way Azure estimates at
+    /// admission: message text at about four bytes a token.
+    pub fn rough_prompt_tokens(&self) -> u64 {
+        let bytes: usize = self
+            .messages
+            .iter()
+            .filter_map(|m| m.content.as_ref())
+            .map(|c| c.text_len())
+            .sum();
+        (bytes / 4) as u64 + 1
+    }
+
     /// The output token limit, whichever field carries it.
     pub fn max_output_tokens(&self) -> Option<u32> {
         self.max_completion_tokens.or(self.max_tokens)

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::body::{parse_json, read_limited};
-use super::info::authenticate_master;
+use super::credentials::authenticate_master;
 use super::response::{self, Body};
 use crate::gateway::Gateway;
 

@@ -7,7 +7,7 @@ use http::{Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use llmroute_core::cache::{replay_as_chunks, CachedAnswer};
 use llmroute_core::router::{RouteError, Routed};
-use llmroute_core::{ChatStream, ChunkStream, Completion};
+use llmroute_core::{ChatStream, ChunkStream, Completion, UpstreamMeta};
 
 use super::response::{self, set_header, Body};
 use super::sse::SseBody;
@@ -46,18 +46,14 @@ impl Answer {
             upstream_request_id: value.meta.request_id.clone(),
             ..Outcome::default()
         };
-        let cost = self.ledger.cost_of(&outcome);
         let mut resp = response::json(StatusCode::OK, &value.response);
-        routed_headers(&mut resp, &deployment, &model_group, attempts);
-        cost_headers(&mut resp, cost, self.key_spend.map(|s| s + cost));
+        routed_headers(&mut resp, &deployment, &model_group, attempts, &value.meta);
         cache_header(&mut resp, cache.is_some(), false);
-        if let Some(id) = &value.meta.request_id {
-            set_header(&mut resp, "apim-request-id", id);
-        }
         if let Some(cache) = cache {
             cache.store(value.response);
         }
-        self.ledger.close(outcome);
+        let cost = self.ledger.close(outcome);
+        cost_headers(&mut resp, cost, self.key_spend.map(|s| s + cost));
         resp
     }
 
@@ -91,12 +87,9 @@ impl Answer {
             outcome,
             capture,
         ));
-        routed_headers(&mut resp, &deployment, &model_group, attempts);
+        routed_headers(&mut resp, &deployment, &model_group, attempts, &value.meta);
         cost_headers(&mut resp, f64::NAN, self.key_spend);
         cache_header(&mut resp, cached, false);
-        if let Some(id) = &value.meta.request_id {
-            set_header(&mut resp, "apim-request-id", id);
-        }
         resp
     }
 
@@ -172,11 +165,22 @@ fn sse_response(body: SseBody) -> Response<Body> {
     resp
 }
 
-fn routed_headers(resp: &mut Response<Body>, deployment: &str, group: &str, attempts: u32) {
+/// Where the answer came from: deployment, model group, attempts, and Azure's
+/// `apim-request-id` when it sent one.
+fn routed_headers(
+    resp: &mut Response<Body>,
+    deployment: &str,
+    group: &str,
+    attempts: u32,
+    meta: &UpstreamMeta,
+) {
     set_header(resp, "x-llmroute-deployment", deployment);
     set_header(resp, "x-llmroute-model-group", group);
     resp.headers_mut()
         .insert("x-llmroute-attempts", HeaderValue::from(attempts));
+    if let Some(id) = &meta.request_id {
+        set_header(resp, "apim-request-id", id);
+    }
 }
 
 /// The request's cost (unknown until a stream ends: NaN skips it) and the key's spend

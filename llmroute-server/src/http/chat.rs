@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use http::{HeaderMap, Request, Response};
+use http::{Request, Response};
 use hyper::body::Incoming;
 use llmroute_core::auth::Principal;
 use llmroute_core::types::ChatRequest;
@@ -12,7 +12,7 @@ use llmroute_core::Error;
 
 use super::answer::{self, Answer};
 use super::body::{parse_json, read_limited};
-use super::credentials::presented_key;
+use super::credentials::authenticate;
 use super::response::{self, Body};
 use crate::accounting::Ledger;
 use crate::gateway::{Gateway, Routing};
@@ -67,18 +67,7 @@ pub async fn handle(
             return refused(&gw, err, Some(reason));
         }
     };
-    let namespace = routing
-        .config
-        .cache
-        .namespace
-        .as_deref()
-        .unwrap_or_default();
-    let cache = CacheUse::plan(
-        gw.cache.as_ref(),
-        namespace,
-        cache_header.as_deref(),
-        &mut chat,
-    );
+    let cache = CacheUse::plan(gw.cache.as_ref(), cache_header.as_deref(), &mut chat);
     let mut ledger = Ledger::open(
         gw.clone(),
         routing.clone(),
@@ -93,12 +82,7 @@ pub async fn handle(
     ledger.attach(spending);
     let stream = chat.is_stream();
     let include_usage = chat.wants_stream_usage();
-    // ~4 bytes a token, plus the per-message overhead of the chat format.
-    let prompt_estimate = chat
-        .messages
-        .iter()
-        .map(|m| m.content.as_ref().map_or(0, |c| c.text_len() as u64) / 4 + 4)
-        .sum();
+    let prompt_estimate = chat.rough_prompt_tokens();
     let answer = Answer {
         prompt_estimate,
         ledger,
@@ -173,21 +157,7 @@ async fn admit(
         return Err(Error::ModelNotFound { model: chat.model });
     }
     if let Some(key) = &principal.key {
-        if !key.allows_model(&chat.model) {
-            return Err(Error::Forbidden {
-                message: format!(
-                    "this key may not call model '{}'; it may call: {}",
-                    chat.model,
-                    key.models.join(", ")
-                ),
-                code: "model_not_allowed",
-            });
-        }
+        llmroute_store::check_model(key, &chat.model)?;
     }
     Ok((principal, chat))
-}
-
-async fn authenticate(gw: &Gateway, headers: &HeaderMap) -> Result<Principal, Error> {
-    let key = presented_key(headers)?;
-    gw.auth.authenticate(key).await
 }

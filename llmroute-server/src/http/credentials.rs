@@ -1,7 +1,29 @@
-//! Reading the caller's key from `Authorization: Bearer <key>` or `api-key: <key>`.
+//! Who is calling: the key from `Authorization: Bearer <key>` or `api-key: <key>`,
+//! checked by the gateway's authenticator.
 
 use http::HeaderMap;
+use llmroute_core::auth::Principal;
 use llmroute_core::Error;
+
+use crate::gateway::Gateway;
+
+/// The caller behind the request's key (master key or virtual key).
+pub async fn authenticate(gw: &Gateway, headers: &HeaderMap) -> Result<Principal, Error> {
+    let key = presented_key(headers)?;
+    gw.auth.authenticate(key).await
+}
+
+/// The caller, who must hold the master key.
+pub async fn authenticate_master(gw: &Gateway, headers: &HeaderMap) -> Result<(), Error> {
+    if authenticate(gw, headers).await?.is_master() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden {
+            message: "this route needs the master key; virtual keys cannot use it".to_string(),
+            code: "admin_only",
+        })
+    }
+}
 
 /// The key the caller presented, or the 401 that says what is wrong with the headers.
 pub fn presented_key(headers: &HeaderMap) -> Result<&str, Error> {

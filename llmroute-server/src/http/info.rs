@@ -7,7 +7,7 @@ use http::{HeaderMap, Response, StatusCode};
 use llmroute_core::Error;
 use serde_json::json;
 
-use super::credentials::presented_key;
+use super::credentials::{authenticate, authenticate_master};
 use super::response::{self, Body};
 use crate::gateway::Gateway;
 
@@ -71,33 +71,10 @@ pub fn metrics(gw: &Gateway) -> Response<Body> {
     )
 }
 
-/// Checks that the caller has any valid key.
-pub async fn authenticate(gw: &Gateway, headers: &HeaderMap) -> Result<(), Error> {
-    let key = presented_key(headers)?;
-    gw.auth.authenticate(key).await.map(|_| ())
-}
-
-/// Checks that the caller has the master key.
-pub async fn authenticate_master(gw: &Gateway, headers: &HeaderMap) -> Result<(), Error> {
-    let key = presented_key(headers)?;
-    if gw.master.is_master(key) {
-        return Ok(());
-    }
-    let principal = gw.auth.authenticate(key).await?;
-    if principal.is_master() {
-        Ok(())
-    } else {
-        Err(Error::Forbidden {
-            message: "this route needs the master key; virtual keys cannot use it".to_string(),
-            code: "admin_only",
-        })
-    }
-}
-
 /// `GET /v1/models` and `/models`.
 pub async fn models(gw: &Gateway, headers: &HeaderMap) -> Response<Body> {
     match authenticate(gw, headers).await {
-        Ok(()) => response::json_bytes(StatusCode::OK, gw.routing().models_json.clone()),
+        Ok(_) => response::json_bytes(StatusCode::OK, gw.routing().models_json.clone()),
         Err(e) => response::error(&e),
     }
 }
