@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod batched;
 mod budgets;
 mod counters;
 pub mod fallback;
@@ -34,6 +35,7 @@ use llmroute_core::store::StoreError;
 
 use crate::cache::{RedisCache, TieredCache};
 
+pub use batched::{BatchedCounters, SNAPSHOT_REUSE};
 pub use budgets::{RedisBudgets, BUDGET_STATE_LIFETIME, RESERVATION_LIFETIME};
 pub use counters::RedisCounters;
 pub use fallback::{FallbackBudgets, FallbackCounters, FallbackRateLimiter};
