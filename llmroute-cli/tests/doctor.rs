@@ -7,6 +7,26 @@ use common::*;
 
 const MASTER: &str = "sk-cli-doctor-master-0123456789";
 
+/// A fake Azure, a scratch folder, and a config with one deployment on the fake.
+struct Setup {
+    fake: llmroute_azure::fake::FakeAzure,
+    dir: tempfile::TempDir,
+    cfg: std::path::PathBuf,
+}
+
+async fn setup(deployment: &str, key: &str, api_version: &str, extra: &str) -> Setup {
+    let fake = fake_azure().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = write_config(dir.path(), &fake, deployment, key, api_version, extra);
+    Setup { fake, dir, cfg }
+}
+
+impl Setup {
+    async fn doctor(&self, extra: &[&str]) -> Run {
+        doctor(self.dir.path(), &self.cfg, extra).await
+    }
+}
+
 async fn doctor(dir: &std::path::Path, cfg: &std::path::Path, extra: &[&str]) -> Run {
     let mut args = vec![
         "doctor",
@@ -21,27 +41,18 @@ async fn doctor(dir: &std::path::Path, cfg: &std::path::Path, extra: &[&str]) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthy_setup_passes_with_exit_0() {
-    let fake = fake_azure().await;
     let db = TestDb::create("doctor_ok").await;
     // The schema exists once llmroute has opened the database.
-    let dir = tempfile::tempdir().expect("tmp");
-    llmroute_store::open(Some(&db.url), dir.path())
+    llmroute_store::open(Some(&db.url), &std::env::temp_dir())
         .await
         .expect("migrate");
     let extra = format!(
         "general_settings:\n  master_key: {MASTER}\n  database_url: {}\n",
         db.url
     );
-    let cfg = write_config(
-        dir.path(),
-        &fake,
-        "gpt-4o",
-        "fake-azure-key",
-        "2024-10-21",
-        &extra,
-    );
-    let server = TestServer::start(&cfg, &dir.path().join("srv")).await;
-    let r = doctor(dir.path(), &cfg, &["--server", &server.url]).await;
+    let s = setup("gpt-4o", "fake-azure-key", "2024-10-21", &extra).await;
+    let server = TestServer::start(&s.cfg, &s.dir.path().join("srv")).await;
+    let r = s.doctor(&["--server", &server.url]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.line_with("config: parsed").starts_with("✓"));
     assert!(r.line_with("database: TCP connect").starts_with("✓"));
@@ -57,15 +68,18 @@ async fn healthy_setup_passes_with_exit_0() {
     assert!(r
         .line_with("server: /v1/models")
         .starts_with("✓ server: /v1/models: key sk-...6789 accepted; models: gpt-4o"));
-    assert_eq!(fake.calls(), 1, "exactly one 1-token request");
-    assert_eq!(fake.last_request().expect("probe").json()["max_tokens"], 1);
+    assert_eq!(s.fake.calls(), 1, "exactly one 1-token request");
+    assert_eq!(
+        s.fake.last_request().expect("probe").json()["max_tokens"],
+        1
+    );
     assert!(
         r.stdout.ends_with("0 failed, 2 warning(s)\n") || r.stdout.contains(" 0 failed"),
         "{}",
         r.stdout
     );
 
-    let r = doctor(dir.path(), &cfg, &["--no-spend", "--json"]).await;
+    let r = s.doctor(&["--no-spend", "--json"]).await;
     assert_eq!(r.code, 0);
     let v = r.json();
     assert_eq!(v["ok"], true);
@@ -77,15 +91,13 @@ async fn healthy_setup_passes_with_exit_0() {
         .expect("probe line")
         .clone();
     assert_eq!(probe["status"], "skip");
-    assert_eq!(fake.calls(), 1, "--no-spend sends nothing");
+    assert_eq!(s.fake.calls(), 1, "--no-spend sends nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_azure_key() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(dir.path(), &fake, "gpt-4o", "not-the-key", "2024-10-21", "");
-    let r = doctor(dir.path(), &cfg, &[]).await;
+    let s = setup("gpt-4o", "not-the-key", "2024-10-21", "").await;
+    let r = s.doctor(&[]).await;
     assert_eq!(r.code, 1);
     let line = r.line_with("deployment and key");
     assert!(line.starts_with("✗ deployment gpt-4o-0: deployment and key: 401: key invalid or wrong regional endpoint"), "{line}");
@@ -100,17 +112,8 @@ async fn wrong_azure_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_deployment_name() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(
-        dir.path(),
-        &fake,
-        "gpt4o-typo",
-        "fake-azure-key",
-        "2024-10-21",
-        "",
-    );
-    let r = doctor(dir.path(), &cfg, &[]).await;
+    let s = setup("gpt4o-typo", "fake-azure-key", "2024-10-21", "").await;
+    let r = s.doctor(&[]).await;
     assert_eq!(r.code, 1);
     let line = r.line_with("deployment and key");
     assert!(
@@ -121,17 +124,8 @@ async fn wrong_deployment_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_api_version() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(
-        dir.path(),
-        &fake,
-        "gpt-4o",
-        "fake-azure-key",
-        "2019-01-01",
-        "",
-    );
-    let r = doctor(dir.path(), &cfg, &[]).await;
+    let s = setup("gpt-4o", "fake-azure-key", "2019-01-01", "").await;
+    let r = s.doctor(&[]).await;
     assert_eq!(r.code, 1);
     assert!(r
         .line_with("api-version")
@@ -143,20 +137,11 @@ async fn wrong_api_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_port_closed() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
     let port = closed_port().await;
     let extra =
         format!("general_settings:\n  database_url: postgres://llm:pw@127.0.0.1:{port}/llmroute\n");
-    let cfg = write_config(
-        dir.path(),
-        &fake,
-        "gpt-4o",
-        "fake-azure-key",
-        "2024-10-21",
-        &extra,
-    );
-    let r = doctor(dir.path(), &cfg, &["--no-spend"]).await;
+    let s = setup("gpt-4o", "fake-azure-key", "2024-10-21", &extra).await;
+    let r = s.doctor(&["--no-spend"]).await;
     assert_eq!(r.code, 1);
     let line = r.line_with("database: TCP connect");
     assert_eq!(line, format!("✗ database: TCP connect: 127.0.0.1:{port} refused the connection: nothing listens there"));
@@ -172,22 +157,13 @@ async fn database_port_closed() {
 /// The wrong-password translation is unit-tested in `doctor::database`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_login_refused() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
     let db = TestDb::create("doctor_login").await;
     let mut url = url::Url::parse(&db.url).expect("url");
     let _ = url.set_username("no_such_user_llmroute");
     let _ = url.set_password(Some("secret-pw"));
     let extra = format!("general_settings:\n  database_url: {url}\n");
-    let cfg = write_config(
-        dir.path(),
-        &fake,
-        "gpt-4o",
-        "fake-azure-key",
-        "2024-10-21",
-        &extra,
-    );
-    let r = doctor(dir.path(), &cfg, &["--no-spend"]).await;
+    let s = setup("gpt-4o", "fake-azure-key", "2024-10-21", &extra).await;
+    let r = s.doctor(&["--no-spend"]).await;
     let line = r.line_with("database: auth");
     assert!(line.starts_with('✗'), "{line}");
     assert!(line.contains("refuses this user"), "{line}");
@@ -197,19 +173,10 @@ async fn database_login_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
     let port = closed_port().await;
     let extra = format!("router_settings:\n  redis_url: redis://127.0.0.1:{port}\n");
-    let cfg = write_config(
-        dir.path(),
-        &fake,
-        "gpt-4o",
-        "fake-azure-key",
-        "2024-10-21",
-        &extra,
-    );
-    let r = doctor(dir.path(), &cfg, &["--no-spend"]).await;
+    let s = setup("gpt-4o", "fake-azure-key", "2024-10-21", &extra).await;
+    let r = s.doctor(&["--no-spend"]).await;
     assert_eq!(r.code, 1);
     let line = r.line_with("redis: TCP connect");
     assert!(
@@ -223,27 +190,24 @@ async fn redis_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_env_var() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(
-        dir.path(),
-        &fake,
+    let s = setup(
         "gpt-4o",
         "os.environ/LLMROUTE_DOCTOR_TEST_UNSET_KEY",
         "2024-10-21",
         "",
-    );
-    let r = doctor(dir.path(), &cfg, &[]).await;
+    )
+    .await;
+    let r = s.doctor(&[]).await;
     assert_eq!(r.code, 1);
     assert_eq!(
         r.line_with("config: env vars"),
         "✗ config: env vars: not set: LLMROUTE_DOCTOR_TEST_UNSET_KEY"
     );
     assert!(r.line_with("config: parsed").starts_with("✗"));
-    assert_eq!(fake.calls(), 0);
+    assert_eq!(s.fake.calls(), 0);
     let ok = llmroute(
-        dir.path(),
-        &["doctor", "--config", cfg.to_str().expect("utf8")],
+        s.dir.path(),
+        &["doctor", "--config", s.cfg.to_str().expect("utf8")],
         &[("LLMROUTE_DOCTOR_TEST_UNSET_KEY", "fake-azure-key")],
     )
     .await;
@@ -265,20 +229,17 @@ async fn config_not_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_answering_401() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(
-        dir.path(),
-        &fake,
+    let s = setup(
         "gpt-4o",
         "fake-azure-key",
         "2024-10-21",
-        &format!("general_settings:\n  master_key: {MASTER}\n"),
-    );
-    let server = TestServer::start(&cfg, &dir.path().join("srv")).await;
+        &format!("general_settings:\n master_key: {MASTER}\n"),
+    )
+    .await;
+    let server = TestServer::start(&s.cfg, &s.dir.path().join("srv")).await;
     let r = doctor(
-        dir.path(),
-        &cfg,
+        s.dir.path(),
+        &s.cfg,
         &[
             "--no-spend",
             "--server",
@@ -298,8 +259,8 @@ async fn server_answering_401() {
     assert!(r.stdout.contains("fix: send the master key"));
     let closed = closed_port().await;
     let r = doctor(
-        dir.path(),
-        &cfg,
+        s.dir.path(),
+        &s.cfg,
         &[
             "--no-spend",
             "--server",
