@@ -5,16 +5,9 @@ mod router_support;
 
 use std::time::Duration;
 
-use llmroute_core::router::{DeploymentLimits, Router};
+use llmroute_core::router::Router;
 use llmroute_core::Error;
-use router_support::{rate_limited, request, unavailable, Scripted, Step};
-
-fn limits(id: &str) -> DeploymentLimits {
-    DeploymentLimits {
-        id: Some(id.into()),
-        ..Default::default()
-    }
-}
+use router_support::{limits, rate_limited, request, unavailable, Scripted, Step};
 
 fn too_long() -> Error {
     Error::ContextLengthExceeded {

@@ -7,16 +7,8 @@ use std::time::Duration;
 
 use llmroute_core::router::{DeploymentLimits, Router};
 use llmroute_core::Error;
-use router_support::{rate_limited, request, unavailable, Scripted, Step};
+use router_support::{rate_limited, request, tier, unavailable, Scripted, Step};
 use tokio::time::Instant;
-
-fn limits(id: &str, order: u32) -> DeploymentLimits {
-    DeploymentLimits {
-        id: Some(id.into()),
-        order: Some(order),
-        ..Default::default()
-    }
-}
 
 #[tokio::test(start_paused = true)]
 async fn a_429_with_retry_after_ms_moves_on_and_cools_the_first_for_exactly_that_long() {
@@ -27,8 +19,8 @@ async fn a_429_with_retry_after_ms_moves_on_and_cools_the_first_for_exactly_that
     );
     let west = Scripted::new("west", Step::Answer("west"));
     let router = Router::builder()
-        .deployment("gpt-4o", east.clone(), limits("east", 1))
-        .deployment("gpt-4o", west.clone(), limits("west", 2))
+        .deployment("gpt-4o", east.clone(), tier("east", 1))
+        .deployment("gpt-4o", west.clone(), tier("west", 2))
         .build()
         .expect("router");
 
@@ -107,8 +99,8 @@ async fn all_cooling_answers_429_at_once_with_the_soonest_recovery() {
         Step::Answer("west"),
     );
     let router = Router::builder()
-        .deployment("gpt-4o", east.clone(), limits("east", 1))
-        .deployment("gpt-4o", west.clone(), limits("west", 1))
+        .deployment("gpt-4o", east.clone(), tier("east", 1))
+        .deployment("gpt-4o", west.clone(), tier("west", 1))
         .num_retries(2)
         .seed(11)
         .build()
@@ -179,8 +171,8 @@ async fn the_callers_faults_are_returned_as_they_are_without_retry() {
         let a = Scripted::new("a", Step::Fail(fault.clone()));
         let b = Scripted::new("b", Step::Answer("b"));
         let router = Router::builder()
-            .deployment("gpt-4o", a.clone(), limits("a", 1))
-            .deployment("gpt-4o", b.clone(), limits("b", 2))
+            .deployment("gpt-4o", a.clone(), tier("a", 1))
+            .deployment("gpt-4o", b.clone(), tier("b", 2))
             .num_retries(3)
             .build()
             .expect("router");
@@ -204,8 +196,8 @@ async fn a_5xx_is_retried_on_another_deployment() {
     let a = Scripted::new("a", Step::Fail(unavailable()));
     let b = Scripted::new("b", Step::Answer("b"));
     let router = Router::builder()
-        .deployment("gpt-4o", a.clone(), limits("a", 1))
-        .deployment("gpt-4o", b.clone(), limits("b", 1))
+        .deployment("gpt-4o", a.clone(), tier("a", 1))
+        .deployment("gpt-4o", b.clone(), tier("b", 1))
         .seed(2)
         .build()
         .expect("router");
@@ -224,7 +216,7 @@ async fn a_5xx_is_retried_on_another_deployment() {
 async fn retries_back_off_on_a_single_deployment_and_stop_at_the_timeout() {
     let only = Scripted::new("only", Step::Fail(unavailable()));
     let router = Router::builder()
-        .deployment("gpt-4o", only.clone(), limits("only", 1))
+        .deployment("gpt-4o", only.clone(), tier("only", 1))
         .num_retries(10)
         .timeout(Duration::from_secs(2))
         .seed(4)
@@ -261,7 +253,7 @@ async fn retries_back_off_on_a_single_deployment_and_stop_at_the_timeout() {
 async fn a_hanging_upstream_times_out_at_the_request_timeout() {
     let hang = Scripted::new("hang", Step::Hang);
     let router = Router::builder()
-        .deployment("gpt-4o", hang.clone(), limits("hang", 1))
+        .deployment("gpt-4o", hang.clone(), tier("hang", 1))
         .num_retries(3)
         .timeout(Duration::from_secs(5))
         .build()
@@ -286,10 +278,10 @@ async fn a_deployment_timeout_cuts_one_attempt_and_the_retry_moves_on() {
             slow.clone(),
             DeploymentLimits {
                 timeout: Some(Duration::from_millis(300)),
-                ..limits("slow", 1)
+                ..tier("slow", 1)
             },
         )
-        .deployment("gpt-4o", fast.clone(), limits("fast", 2))
+        .deployment("gpt-4o", fast.clone(), tier("fast", 2))
         .build()
         .expect("router");
     let started = Instant::now();
@@ -308,8 +300,8 @@ async fn allowed_fails_in_a_minute_cool_a_deployment_for_cooldown_time() {
     );
     let steady = Scripted::new("steady", Step::Answer("steady"));
     let router = Router::builder()
-        .deployment("gpt-4o", flaky.clone(), limits("flaky", 1))
-        .deployment("gpt-4o", steady.clone(), limits("steady", 2))
+        .deployment("gpt-4o", flaky.clone(), tier("flaky", 1))
+        .deployment("gpt-4o", steady.clone(), tier("steady", 2))
         .allowed_fails(3)
         .cooldown_time(Duration::from_secs(10))
         .build()
@@ -363,7 +355,7 @@ async fn a_single_deployment_waits_out_a_short_retry_after_within_the_budget() {
         Step::Answer("ok"),
     );
     let router = Router::builder()
-        .deployment("gpt-4o", only.clone(), limits("only", 1))
+        .deployment("gpt-4o", only.clone(), tier("only", 1))
         .num_retries(2)
         .timeout(Duration::from_secs(30))
         .build()
@@ -381,7 +373,7 @@ async fn a_single_deployment_waits_out_a_short_retry_after_within_the_budget() {
 async fn a_retry_after_longer_than_the_time_left_is_returned_at_once() {
     let limited = Scripted::new("limited", Step::Fail(rate_limited(Duration::from_secs(60))));
     let router = Router::builder()
-        .deployment("gpt-4o", limited.clone(), limits("limited", 1))
+        .deployment("gpt-4o", limited.clone(), tier("limited", 1))
         .num_retries(2)
         .timeout(Duration::from_secs(30))
         .build()

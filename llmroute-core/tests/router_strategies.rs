@@ -6,15 +6,8 @@ use std::time::Duration;
 
 use llmroute_core::router::{Counters, DeploymentLimits, InMemoryCounters, Router, Strategy};
 use llmroute_core::UpstreamMeta;
-use router_support::{collect_text, rate_limited, request, Scripted, Step};
+use router_support::{collect_text, limits, rate_limited, request, Scripted, Step};
 use std::sync::Arc;
-
-fn limits(id: &str) -> DeploymentLimits {
-    DeploymentLimits {
-        id: Some(id.into()),
-        ..Default::default()
-    }
-}
 
 async fn serve(router: &Router, n: usize) -> Vec<String> {
     let mut served = Vec::new();

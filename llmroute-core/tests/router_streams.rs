@@ -6,26 +6,16 @@ use std::time::Duration;
 
 use llmroute_core::router::{DeploymentLimits, Router};
 use llmroute_core::Error;
-use router_support::{collect_text, request, unavailable, Scripted, Step};
+use router_support::{
+    collect_text, primary_and_backup, request, tier, unavailable, Scripted, Step,
+};
 use tokio::time::Instant;
-
-fn limits(id: &str, order: u32) -> DeploymentLimits {
-    DeploymentLimits {
-        id: Some(id.into()),
-        order: Some(order),
-        ..Default::default()
-    }
-}
 
 #[tokio::test(start_paused = true)]
 async fn a_stream_that_fails_to_open_fails_over() {
     let a = Scripted::new("a", Step::Fail(unavailable()));
     let b = Scripted::new("b", Step::Answer("from b"));
-    let router = Router::builder()
-        .deployment("gpt-4o", a.clone(), limits("a", 1))
-        .deployment("gpt-4o", b.clone(), limits("b", 2))
-        .build()
-        .expect("router");
+    let router = primary_and_backup(a.clone(), b.clone());
     let routed = router
         .chat_stream(&request("gpt-4o"))
         .await
@@ -39,11 +29,7 @@ async fn a_stream_that_fails_to_open_fails_over() {
 async fn a_stream_whose_first_item_is_an_error_fails_over() {
     let a = Scripted::new("a", Step::FirstChunkFails(unavailable()));
     let b = Scripted::new("b", Step::Answer("from b"));
-    let router = Router::builder()
-        .deployment("gpt-4o", a.clone(), limits("a", 1))
-        .deployment("gpt-4o", b.clone(), limits("b", 2))
-        .build()
-        .expect("router");
+    let router = primary_and_backup(a.clone(), b.clone());
     let routed = router
         .chat_stream(&request("gpt-4o"))
         .await
@@ -61,8 +47,8 @@ async fn no_first_chunk_within_stream_timeout_fails_over() {
         Step::SlowFirstChunk(Duration::from_millis(200), "from b"),
     );
     let router = Router::builder()
-        .deployment("gpt-4o", a.clone(), limits("a", 1))
-        .deployment("gpt-4o", b.clone(), limits("b", 2))
+        .deployment("gpt-4o", a.clone(), tier("a", 1))
+        .deployment("gpt-4o", b.clone(), tier("b", 2))
         .stream_timeout(Duration::from_secs(1))
         .build()
         .expect("router");
@@ -91,10 +77,10 @@ async fn a_deployment_stream_timeout_overrides_the_routers() {
             a.clone(),
             DeploymentLimits {
                 stream_timeout: Some(Duration::from_millis(500)),
-                ..limits("a", 1)
+                ..tier("a", 1)
             },
         )
-        .deployment("gpt-4o", b.clone(), limits("b", 2))
+        .deployment("gpt-4o", b.clone(), tier("b", 2))
         .stream_timeout(Duration::from_secs(5))
         .build()
         .expect("router");
@@ -116,7 +102,7 @@ async fn a_slow_first_chunk_without_stream_timeout_is_waited_for() {
         Step::SlowFirstChunk(Duration::from_secs(3), "slow but fine"),
     );
     let router = Router::builder()
-        .deployment("gpt-4o", a.clone(), limits("a", 1))
+        .deployment("gpt-4o", a.clone(), tier("a", 1))
         .build()
         .expect("router");
     let routed = router
@@ -137,8 +123,8 @@ async fn a_stream_that_breaks_after_its_first_chunk_is_never_retried() {
     );
     let b = Scripted::new("b", Step::Answer("from b"));
     let router = Router::builder()
-        .deployment("gpt-4o", a.clone(), limits("a", 1))
-        .deployment("gpt-4o", b.clone(), limits("b", 2))
+        .deployment("gpt-4o", a.clone(), tier("a", 1))
+        .deployment("gpt-4o", b.clone(), tier("b", 2))
         .num_retries(3)
         .build()
         .expect("router");
@@ -164,7 +150,7 @@ async fn a_stream_that_breaks_after_its_first_chunk_is_never_retried() {
 async fn a_streams_usage_is_counted_when_its_usage_chunk_passes() {
     let a = Scripted::new("a", Step::Answer("one two three"));
     let router = Router::builder()
-        .deployment("gpt-4o", a.clone(), limits("a", 1))
+        .deployment("gpt-4o", a.clone(), tier("a", 1))
         .build()
         .expect("router");
     let routed = router

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{stream, StreamExt};
+use llmroute_core::router::{DeploymentLimits, Router};
 use llmroute_core::types::{
     ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, Message, ResponseMessage,
     Usage,
@@ -233,4 +234,29 @@ pub async fn collect_text(stream: ChatStream) -> (String, Option<Error>) {
         }
     }
     (text, None)
+}
+
+/// A deployment with this id and no other limits.
+pub fn limits(id: &str) -> DeploymentLimits {
+    DeploymentLimits {
+        id: Some(id.into()),
+        ..Default::default()
+    }
+}
+
+/// A deployment with this id in this priority tier.
+pub fn tier(id: &str, order: u32) -> DeploymentLimits {
+    DeploymentLimits {
+        order: Some(order),
+        ..limits(id)
+    }
+}
+
+/// `gpt-4o` over `a` (tier 1, id "a") and `b` (tier 2, id "b"), default settings.
+pub fn primary_and_backup(a: Arc<Scripted>, b: Arc<Scripted>) -> Router {
+    Router::builder()
+        .deployment("gpt-4o", a, tier("a", 1))
+        .deployment("gpt-4o", b, tier("b", 2))
+        .build()
+        .expect("router")
 }
