@@ -57,9 +57,8 @@ pub fn error(err: &Error) -> Response<Body> {
             HeaderValue::from(after.as_millis() as u64),
         );
     }
-    if matches!(err, Error::BudgetExceeded { .. })
-        || (err.status() == 429 && !err.is_upstream() && err.retry_after().is_none())
-    {
+    // A spent budget does not come back by retrying.
+    if matches!(err, Error::BudgetExceeded { .. }) {
         resp.headers_mut()
             .insert("x-should-retry", HeaderValue::from_static("false"));
     }
