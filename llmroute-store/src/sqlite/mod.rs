@@ -89,16 +89,28 @@ fn open_conn(path: &Path, origin: &str) -> StoreResult<Connection> {
         .map_err(|e| connect_err(e.to_string(), "check the path exists and is writable"))?;
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(|e| connect_err(e.to_string(), "check the file is a SQLite database"))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-    )
-    .map_err(|e| {
-        connect_err(
-            e.to_string(),
-            "check the file is a SQLite database and not on a network filesystem",
-        )
-    })?;
-    Ok(conn)
+    // Switching a new file to WAL does not wait on the busy handler: when another
+    // process is opening (and migrating) the same file at that moment, try again.
+    let settings =
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match conn.execute_batch(settings) {
+            Ok(()) => return Ok(conn),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => {
+                return Err(connect_err(
+                    e.to_string(),
+                    "check the file is a SQLite database and not on a network filesystem",
+                ))
+            }
+        }
+    }
 }
 
 fn join_error(action: &str, e: tokio::task::JoinError) -> StoreError {
