@@ -205,6 +205,15 @@ pub fn map_status(
             ),
             code: "resource_not_found",
         },
+        300..=399 => Error::Upstream {
+            status,
+            message: format!(
+                "Azure deployment {dep} at {} answered {status}, a redirect{rid}; llmroute does not \
+                 follow redirects (they would carry the credential elsewhere): set api_base to the \
+                 endpoint itself, https://<resource>.openai.azure.com, with https",
+                ctx.api_base
+            ),
+        },
         408 => Error::Timeout {
             message: format!("Azure deployment {dep} timed out the request (408): {said}{rid}"),
         },

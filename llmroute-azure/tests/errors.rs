@@ -163,6 +163,25 @@ async fn context_length_timeout_and_server_errors() {
 }
 
 #[tokio::test]
+async fn a_redirect_is_not_followed_and_says_to_fix_api_base() {
+    let elsewhere = fake(&["d"]).await;
+    let target = format!(
+        "{}/openai/deployments/d/chat/completions?api-version=2024-10-21",
+        elsewhere.base_url()
+    );
+    let e = fault_error(Fault::Redirect(target)).await;
+    assert_eq!(elsewhere.calls(), 0, "the redirect was followed");
+    assert!(elsewhere.last_request().is_none(), "the api-key went on");
+    assert!(matches!(e, Error::Upstream { status: 307, .. }), "{e:?}");
+    assert_eq!(e.status(), 502);
+    let msg = e.to_string();
+    assert!(
+        msg.contains("answered 307, a redirect") && msg.contains("set api_base"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
 async fn unreachable_endpoint_is_a_connection_error() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -53,6 +53,13 @@ pub(crate) fn fault_answer(state: &State, fault: &Fault, version: &ApiVersion) -
             Outcome::Response(json_response(state, status, openai_error(message, "server_error", None, None)))
         }
         Fault::ConnectionReset => Outcome::Reset,
+        Fault::Redirect(location) => {
+            let mut resp = json_response(state, StatusCode::TEMPORARY_REDIRECT, bytes::Bytes::new());
+            if let Ok(v) = HeaderValue::from_str(location) {
+                resp.headers_mut().insert(http::header::LOCATION, v);
+            }
+            Outcome::Response(resp)
+        }
         Fault::DelayFirstByte(_) | Fault::SlowStream(_) | Fault::CutStream { .. } | Fault::MidStreamError { .. } => {
             return None
         }

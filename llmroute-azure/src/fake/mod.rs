@@ -167,6 +167,8 @@ pub enum Fault {
     },
     /// Close the TCP connection with a reset, without any response.
     ConnectionReset,
+    /// 307 Temporary Redirect to this URL (what a misconfigured proxy in front might do).
+    Redirect(String),
 }
 
 /// What the last chat request looked like, as the fake received it.
