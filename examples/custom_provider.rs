@@ -40,7 +40,7 @@ impl Provider for Shouter {
             });
         }
         let mut done = self.inner.chat(request).await?;
-        for choice in &mut done.response.choices {
+        for choice in &mut done.response_mut().choices {
             choice.message.content = choice.message.content.take().map(|t| t.to_uppercase());
         }
         Ok(done)
@@ -86,7 +86,7 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         let routed = router.chat(&request).await.map_err(|e| e.error)?;
         println!(
             "round {round}: {:?} answered by {} after {} attempt(s)",
-            routed.value.response.first_text().unwrap_or_default(),
+            routed.value.response().first_text().unwrap_or_default(),
             routed.deployment,
             routed.attempts
         );

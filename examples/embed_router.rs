@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let answer = router.chat(&request).await?;
     println!(
         "non-streaming: {:?} (deployment {}, {} attempt(s), {:?} upstream)",
-        answer.value.response.first_text().unwrap_or_default(),
+        answer.value.response().first_text().unwrap_or_default(),
         answer.deployment,
         answer.attempts,
         answer.upstream_time,

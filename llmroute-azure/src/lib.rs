@@ -22,7 +22,7 @@
 //! let client = AzureClient::new()?; // once per process
 //! let provider = AzureProvider::from_config(&cfg, false, &client)?;
 //! let done = provider.chat(&ChatRequest::new("gpt-4o", vec![Message::user("hi")])).await?;
-//! println!("{:?} (apim-request-id {:?})", done.response.first_text(), done.meta.request_id);
+//! println!("{:?} (apim-request-id {:?})", done.response().first_text(), done.meta.request_id);
 //! # Ok(()) }
 //! ```
 

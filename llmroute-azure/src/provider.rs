@@ -338,7 +338,7 @@ impl Provider for AzureProvider {
                 String::from_utf8_lossy(&body[..body.len().min(200)])
             ),
         })?;
-        Ok(Completion { response, meta })
+        Ok(Completion::parsed_from(body, response, meta))
     }
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {

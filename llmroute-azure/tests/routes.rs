@@ -13,10 +13,10 @@ async fn classic_route_puts_deployment_in_path_and_no_model_in_body() {
     assert_eq!(p.name(), "azure/gpt4o-prod");
     let done = p.chat(&hello()).await.expect("chat");
     assert_eq!(
-        done.response.first_text(),
+        done.response().first_text(),
         Some("Hello! How can I help you today?")
     );
-    assert_eq!(done.response.model, "gpt-4o-2024-08-06");
+    assert_eq!(done.response().model, "gpt-4o-2024-08-06");
     let last = fake.last_request().expect("recorded");
     assert_eq!(
         last.path,

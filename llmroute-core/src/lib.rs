@@ -10,7 +10,7 @@
 //! # tokio_test_block(async {
 //! let mock = MockProvider::fixed("mock", "hi");
 //! let done = mock.chat(&ChatRequest::new("mock", vec![Message::user("hello")])).await.unwrap();
-//! assert_eq!(done.response.first_text(), Some("hi"));
+//! assert_eq!(done.response().first_text(), Some("hi"));
 //! # });
 //! # fn tokio_test_block<F: std::future::Future>(f: F) -> F::Output {
 //! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)

@@ -109,10 +109,7 @@ impl Provider for MockProvider {
             usage: Some(usage),
             ..Default::default()
         };
-        Ok(Completion {
-            response,
-            meta: UpstreamMeta::default(),
-        })
+        Ok(Completion::new(response, UpstreamMeta::default()))
     }
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream> {
@@ -183,8 +180,8 @@ mod tests {
             vec![Message::system("be brief"), Message::user("hello there")],
         );
         let done = mock.chat(&req).await.expect("chat");
-        assert_eq!(done.response.first_text(), Some("hello there"));
-        let usage = done.response.usage.expect("usage");
+        assert_eq!(done.response().first_text(), Some("hello there"));
+        let usage = done.response().usage.clone().expect("usage");
         assert_eq!(
             (
                 usage.prompt_tokens,

@@ -90,7 +90,10 @@ async fn builds_groups_ids_and_tiers_from_the_config() {
 
     let answer = router.chat(&request("gpt-4o")).await.expect("answer");
     assert_eq!(answer.deployment, "eastus-ptu", "tier 1 first");
-    assert_eq!(answer.value.response.first_text(), Some("from eastus-ptu"));
+    assert_eq!(
+        answer.value.response().first_text(),
+        Some("from eastus-ptu")
+    );
 }
 
 #[test]

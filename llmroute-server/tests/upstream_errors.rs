@@ -1,4 +1,5 @@
-//! Every upstream failure of the fake Azure, as a caller of the server sees it.
+//! Every upstream failure of the fake Azure, as a caller of the server sees it (and,
+//! first, a success: Azure's body passed on byte for byte).
 
 mod common;
 
@@ -30,6 +31,36 @@ async fn failing(fault: Fault) -> (u16, Value, reqwest::header::HeaderMap) {
     let headers = resp.headers().clone();
     let (status, err) = error_of(resp).await;
     (status, err, headers)
+}
+
+/// `"created":<secs>` set to 0, the one field that differs between two calls.
+fn without_created(body: &str) -> String {
+    let at = body.find("\"created\":").expect("created") + "\"created\":".len();
+    let digits = body[at..].chars().take_while(char::is_ascii_digit).count();
+    format!("{}0{}", &body[..at], &body[at + digits..])
+}
+
+#[tokio::test]
+async fn a_whole_answer_is_azures_body_byte_for_byte() {
+    let (fake, server) = setup(0).await;
+    let body = chat_body("gpt-4o", "hi", false);
+    let proxied = post_chat(&server, &body).await;
+    assert_eq!(proxied.status(), 200);
+    let proxied = proxied.text().await.expect("body");
+    let direct = client()
+        .post(format!(
+            "{}/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21",
+            fake.base_url()
+        ))
+        .header("api-key", "fake-azure-key")
+        .json(&body)
+        .send()
+        .await
+        .expect("direct call");
+    assert_eq!(direct.status(), 200);
+    let direct = direct.text().await.expect("body");
+    // Azure's field order (and prompt_filter_results) survive: not re-serialized.
+    assert_eq!(without_created(&proxied), without_created(&direct));
 }
 
 #[tokio::test]

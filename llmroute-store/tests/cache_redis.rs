@@ -47,7 +47,7 @@ async fn answer(
         }
     }
     calls.fetch_add(1, Ordering::SeqCst);
-    let response = upstream.chat(req).await.unwrap().response;
+    let response = upstream.chat(req).await.unwrap().into_response();
     if cc.write {
         let ttl = cache.ttl_for(&cc);
         cache

@@ -155,7 +155,7 @@ fn router(prefix: &str, a: Arc<dyn Provider>, a_rpm: Option<u64>) -> Router {
 async fn ask(r: &Router) -> String {
     let req = ChatRequest::new("m", vec![Message::user("hi")]);
     let done = r.chat(&req).await.unwrap();
-    done.value.response.first_text().unwrap().to_string()
+    done.value.response().first_text().unwrap().to_string()
 }
 
 #[tokio::test]

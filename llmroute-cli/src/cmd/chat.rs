@@ -175,7 +175,7 @@ async fn run_embedded(
             .chat(&req)
             .await
             .map_err(|e| CliError::Upstream(e.to_string()))?;
-        let resp = routed.value.response;
+        let resp = routed.value.into_response();
         stats.via = Some(format!("deployment {}", routed.deployment));
         stats.model = resp.model.clone();
         stats.usage = resp.usage.clone();

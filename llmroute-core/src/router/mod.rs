@@ -23,7 +23,7 @@
 //!     .build()
 //!     .unwrap();
 //! let answer = router.chat(&ChatRequest::new("gpt-4o", vec![Message::user("hello")])).await.unwrap();
-//! assert_eq!(answer.value.response.first_text(), Some("hi"));
+//! assert_eq!(answer.value.response().first_text(), Some("hi"));
 //! assert_eq!(answer.deployment, "gpt-4o-0");
 //! # });
 //! ```

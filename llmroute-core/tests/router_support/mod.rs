@@ -116,8 +116,8 @@ impl Scripted {
 
 fn completion(name: &str, text: &str, meta: UpstreamMeta) -> Completion {
     let tokens = text.split_whitespace().count() as u64;
-    Completion {
-        response: ChatResponse {
+    Completion::new(
+        ChatResponse {
             id: format!("chatcmpl-{name}"),
             object: "chat.completion".into(),
             model: name.to_string(),
@@ -133,7 +133,7 @@ fn completion(name: &str, text: &str, meta: UpstreamMeta) -> Completion {
             ..Default::default()
         },
         meta,
-    }
+    )
 }
 
 #[async_trait]

@@ -36,21 +36,27 @@ impl Answer {
             attempts,
             upstream_time,
         } = routed;
+        let (answer, upstream_body, meta) = value.into_parts();
         let outcome = Outcome {
             status: 200,
-            usage: value.response.usage.clone(),
-            upstream_model: Some(value.response.model.clone()),
+            usage: answer.usage.clone(),
+            upstream_model: Some(answer.model.clone()),
             deployment: Some(deployment.clone()),
             attempts,
             upstream_time,
-            upstream_request_id: value.meta.request_id.clone(),
+            upstream_request_id: meta.request_id.clone(),
             ..Outcome::default()
         };
-        let mut resp = response::json(StatusCode::OK, &value.response);
-        routed_headers(&mut resp, &deployment, &model_group, attempts, &value.meta);
+        // The upstream's own bytes when they still say what `answer` says: no second
+        // serialization on the hot path.
+        let mut resp = match upstream_body {
+            Some(bytes) => response::json_bytes(StatusCode::OK, bytes),
+            None => response::json(StatusCode::OK, &answer),
+        };
+        routed_headers(&mut resp, &deployment, &model_group, attempts, &meta);
         cache_header(&mut resp, cache.is_some(), false);
         if let Some(cache) = cache {
-            cache.store(value.response);
+            cache.store(answer);
         }
         let cost = self.ledger.close(outcome);
         cost_headers(&mut resp, cost, self.key_spend.map(|s| s + cost));
