@@ -44,6 +44,14 @@ def main():
     )
     out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in loads:
+        if r.get("requests") == 0:
+            # Nothing finished within the run (wrk counts only finished requests, and its
+            # 10 s timeout is longer than a run): no latency or CPU figure exists.
+            out.append(
+                f"| {r['scenario']} | {r['conc']} | 0 | 0.00 | — | — | — | — | — | — | "
+                f"none finished in {fmt(r.get('seconds'), 1)} s ({r['conc']} waiting) | — | — |"
+            )
+            continue
         base = direct.get(r["conc"])
         is_base = r["target"] == "direct"
         ratio = None if base is None or r.get("rps") is None else r["rps"] / base["rps"]

@@ -5,8 +5,7 @@
 //! Redirects are not followed: Azure OpenAI never redirects an API call, a redirect means
 //! `api_base` points at something else (a portal, a proxy, http instead of https), and
 //! following it would send the credential on. The 3xx comes back as an error that says
-//! so. (It also spares reqwest's redirect policy, which re-parsed the URL of every
-//! request: ~3% of the proxy's CPU under load.)
+//! so.
 
 use std::time::Duration;
 
