@@ -1,7 +1,7 @@
 //! Runs the fake Azure OpenAI server until Ctrl-C, for manual tests and the benchmark.
 //!
 //! ```text
-//! cargo run -p llmroute-azure --features fake --example fake_azure -- \
+//! cargo run -p llmroute-azure --features fake --bin fake_azure -- \
 //!     --port 9100 [--host 127.0.0.1] [--deployment NAME]... [--api-key K] \
 //!     [--chunks N] [--latency-ms MS] [--chunk-delay-ms MS] [--text TEXT]
 //! ```
