@@ -69,8 +69,10 @@ pub struct ResponseMessage {
     /// The text; `null` when the model only calls tools.
     #[serde(default)]
     pub content: Option<String>,
-    /// A refusal instead of content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A refusal instead of content. Always written, `null` when there is none, as
+    /// OpenAI and Azure send it (so an answer served again from the cache reads as the
+    /// upstream's own, which is forwarded byte for byte).
+    #[serde(default)]
     pub refusal: Option<String>,
     /// Tool calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
