@@ -7,30 +7,38 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use llmroute_azure::fake::FakeConfig;
+use llmroute_azure::fake::{FakeAzure, FakeConfig};
 use llmroute_azure::{AzureClient, ClientCredentials, TokenProvider};
 use llmroute_core::{Error, Provider, Secret};
 
-#[tokio::test]
-async fn a_hundred_concurrent_requests_fetch_one_token() {
+/// `n` chat calls at once through one Entra provider with this client secret, on a fake
+/// whose token endpoint takes 50 ms; the fake and each call's outcome.
+async fn concurrent_chats(secret: &str, n: usize) -> (FakeAzure, Vec<Result<(), Error>>) {
     let fake = fake_with(FakeConfig {
         deployments: vec!["d".into()],
         token_delay: Duration::from_millis(50),
         ..FakeConfig::default()
     })
     .await;
-    let p = Arc::new(provider(
-        &entra_deployment(&fake, "d", "fake-client-secret"),
-        false,
-    ));
-    let tasks: Vec<_> = (0..100)
+    let p = Arc::new(provider(&entra_deployment(&fake, "d", secret), false));
+    let tasks: Vec<_> = (0..n)
         .map(|_| {
             let p = p.clone();
             tokio::spawn(async move { p.chat(&hello()).await.map(|_| ()) })
         })
         .collect();
+    let mut results = Vec::new();
     for t in tasks {
-        t.await.expect("join").expect("chat with an Entra token");
+        results.push(t.await.expect("join"));
+    }
+    (fake, results)
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_requests_fetch_one_token() {
+    let (fake, results) = concurrent_chats("fake-client-secret", 100).await;
+    for r in results {
+        r.expect("chat with an Entra token");
     }
     assert_eq!(fake.token_requests(), 1);
     assert_eq!(fake.calls(), 100);
@@ -93,27 +101,9 @@ async fn wrong_client_secret_is_an_upstream_auth_error_naming_the_fix() {
 
 #[tokio::test]
 async fn concurrent_callers_share_one_failed_token_request() {
-    let fake = fake_with(FakeConfig {
-        deployments: vec!["d".into()],
-        token_delay: Duration::from_millis(50),
-        ..FakeConfig::default()
-    })
-    .await;
-    let p = Arc::new(provider(
-        &entra_deployment(&fake, "d", "not-the-secret"),
-        false,
-    ));
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let p = p.clone();
-            tokio::spawn(async move { p.chat(&hello()).await.map(|_| ()) })
-        })
-        .collect();
-    for t in tasks {
-        assert!(matches!(
-            t.await.expect("join"),
-            Err(Error::UpstreamAuth { .. })
-        ));
+    let (fake, results) = concurrent_chats("not-the-secret", 20).await;
+    for r in results {
+        assert!(matches!(r, Err(Error::UpstreamAuth { .. })));
     }
     assert_eq!(
         fake.token_requests(),

@@ -10,16 +10,7 @@ const MASTER: &str = "sk-cli-test-master-0123456789";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_streamed_and_not() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(
-        dir.path(),
-        &fake,
-        "gpt-4o",
-        "fake-azure-key",
-        "2024-10-21",
-        "",
-    );
+    let Setup { fake, dir, cfg } = setup("gpt-4o", "fake-azure-key", "2024-10-21", "").await;
     let cfg = cfg.to_str().expect("utf8");
 
     let r = llmroute(dir.path(), &["chat", "--config", cfg, "Say hi"], &[])
@@ -75,16 +66,13 @@ async fn embedded_streamed_and_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_a_server_streamed_and_not() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(
-        dir.path(),
-        &fake,
+    let Setup { fake, dir, cfg } = setup(
         "gpt-4o",
         "fake-azure-key",
         "2024-10-21",
         &format!("general_settings:\n  master_key: {MASTER}\n"),
-    );
+    )
+    .await;
     let server = TestServer::start(&cfg, &dir.path().join("srv")).await;
 
     let r = llmroute(
@@ -138,16 +126,17 @@ async fn through_a_server_streamed_and_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_errors_go_to_stderr_with_exit_1() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(
-        dir.path(),
-        &fake,
+    let Setup {
+        fake: _fake,
+        dir,
+        cfg,
+    } = setup(
         "gpt-4o",
         "wrong-key",
         "2024-10-21",
         "router_settings:\n  num_retries: 0\n",
-    );
+    )
+    .await;
     let r = llmroute(
         dir.path(),
         &["chat", "--config", cfg.to_str().expect("utf8"), "hi"],

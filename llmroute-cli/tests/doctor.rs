@@ -7,24 +7,9 @@ use common::*;
 
 const MASTER: &str = "sk-cli-doctor-master-0123456789";
 
-/// A fake Azure, a scratch folder, and a config with one deployment on the fake.
-struct Setup {
-    fake: llmroute_azure::fake::FakeAzure,
-    dir: tempfile::TempDir,
-    cfg: std::path::PathBuf,
-}
-
-async fn setup(deployment: &str, key: &str, api_version: &str, extra: &str) -> Setup {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(dir.path(), &fake, deployment, key, api_version, extra);
-    Setup { fake, dir, cfg }
-}
-
-impl Setup {
-    async fn doctor(&self, extra: &[&str]) -> Run {
-        doctor(self.dir.path(), &self.cfg, extra).await
-    }
+/// `llmroute doctor` on a [`Setup`]'s config.
+async fn run_doctor(s: &Setup, extra: &[&str]) -> Run {
+    doctor(s.dir.path(), &s.cfg, extra).await
 }
 
 async fn doctor(dir: &std::path::Path, cfg: &std::path::Path, extra: &[&str]) -> Run {
@@ -52,7 +37,7 @@ async fn healthy_setup_passes_with_exit_0() {
     );
     let s = setup("gpt-4o", "fake-azure-key", "2024-10-21", &extra).await;
     let server = TestServer::start(&s.cfg, &s.dir.path().join("srv")).await;
-    let r = s.doctor(&["--server", &server.url]).await;
+    let r = run_doctor(&s, &["--server", &server.url]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.line_with("config: parsed").starts_with("✓"));
     assert!(r.line_with("database: TCP connect").starts_with("✓"));
@@ -79,7 +64,7 @@ async fn healthy_setup_passes_with_exit_0() {
         r.stdout
     );
 
-    let r = s.doctor(&["--no-spend", "--json"]).await;
+    let r = run_doctor(&s, &["--no-spend", "--json"]).await;
     assert_eq!(r.code, 0);
     let v = r.json();
     assert_eq!(v["ok"], true);
@@ -97,7 +82,7 @@ async fn healthy_setup_passes_with_exit_0() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_azure_key() {
     let s = setup("gpt-4o", "not-the-key", "2024-10-21", "").await;
-    let r = s.doctor(&[]).await;
+    let r = run_doctor(&s, &[]).await;
     assert_eq!(r.code, 1);
     let line = r.line_with("deployment and key");
     assert!(line.starts_with("✗ deployment gpt-4o-0: deployment and key: 401: key invalid or wrong regional endpoint"), "{line}");
@@ -113,7 +98,7 @@ async fn wrong_azure_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_deployment_name() {
     let s = setup("gpt4o-typo", "fake-azure-key", "2024-10-21", "").await;
-    let r = s.doctor(&[]).await;
+    let r = run_doctor(&s, &[]).await;
     assert_eq!(r.code, 1);
     let line = r.line_with("deployment and key");
     assert!(
@@ -125,7 +110,7 @@ async fn wrong_deployment_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_api_version() {
     let s = setup("gpt-4o", "fake-azure-key", "2019-01-01", "").await;
-    let r = s.doctor(&[]).await;
+    let r = run_doctor(&s, &[]).await;
     assert_eq!(r.code, 1);
     assert!(r
         .line_with("api-version")
@@ -141,7 +126,7 @@ async fn database_port_closed() {
     let extra =
         format!("general_settings:\n  database_url: postgres://llm:pw@127.0.0.1:{port}/llmroute\n");
     let s = setup("gpt-4o", "fake-azure-key", "2024-10-21", &extra).await;
-    let r = s.doctor(&["--no-spend"]).await;
+    let r = run_doctor(&s, &["--no-spend"]).await;
     assert_eq!(r.code, 1);
     let line = r.line_with("database: TCP connect");
     assert_eq!(line, format!("✗ database: TCP connect: 127.0.0.1:{port} refused the connection: nothing listens there"));
@@ -163,7 +148,7 @@ async fn database_login_refused() {
     let _ = url.set_password(Some("secret-pw"));
     let extra = format!("general_settings:\n  database_url: {url}\n");
     let s = setup("gpt-4o", "fake-azure-key", "2024-10-21", &extra).await;
-    let r = s.doctor(&["--no-spend"]).await;
+    let r = run_doctor(&s, &["--no-spend"]).await;
     let line = r.line_with("database: auth");
     assert!(line.starts_with('✗'), "{line}");
     assert!(line.contains("refuses this user"), "{line}");
@@ -176,7 +161,7 @@ async fn redis_down() {
     let port = closed_port().await;
     let extra = format!("router_settings:\n  redis_url: redis://127.0.0.1:{port}\n");
     let s = setup("gpt-4o", "fake-azure-key", "2024-10-21", &extra).await;
-    let r = s.doctor(&["--no-spend"]).await;
+    let r = run_doctor(&s, &["--no-spend"]).await;
     assert_eq!(r.code, 1);
     let line = r.line_with("redis: TCP connect");
     assert!(
@@ -197,7 +182,7 @@ async fn missing_env_var() {
         "",
     )
     .await;
-    let r = s.doctor(&[]).await;
+    let r = run_doctor(&s, &[]).await;
     assert_eq!(r.code, 1);
     assert_eq!(
         r.line_with("config: env vars"),

@@ -8,16 +8,11 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthcheck_exit_codes() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(
-        dir.path(),
-        &fake,
-        "gpt-4o",
-        "fake-azure-key",
-        "2024-10-21",
-        "",
-    );
+    let Setup {
+        fake: _fake,
+        dir,
+        cfg,
+    } = setup("gpt-4o", "fake-azure-key", "2024-10-21", "").await;
     let server = TestServer::start(&cfg, &dir.path().join("srv")).await;
     let url = format!("{}/health", server.url);
     let r = llmroute(dir.path(), &["healthcheck", "--url", &url], &[]).await;
@@ -101,17 +96,12 @@ async fn completions_for_each_shell() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_check_redacts_secrets() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
     let extra = "general_settings:\n  master_key: sk-master-secret-value-7777\n  database_url: postgres://app:db-password-xyz@db.internal:5432/llm\nrouter_settings:\n  redis_url: redis://:redis-pass-abc@cache:6379\n  enable_pre_call_checks: true\n";
-    let cfg = write_config(
-        dir.path(),
-        &fake,
-        "gpt-4o",
-        "azure-secret-key-123456",
-        "2024-10-21",
-        extra,
-    );
+    let Setup {
+        fake: _fake,
+        dir,
+        cfg,
+    } = setup("gpt-4o", "azure-secret-key-123456", "2024-10-21", extra).await;
     let cfg = cfg.to_str().expect("utf8");
     let r = llmroute(
         dir.path(),
@@ -173,17 +163,18 @@ async fn config_check_redacts_secrets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_from_config_and_server() {
-    let fake = fake_azure().await;
-    let dir = tempfile::tempdir().expect("tmp");
     let master = "sk-cli-models-master-000000";
-    let cfg = write_config(
-        dir.path(),
-        &fake,
+    let Setup {
+        fake: _fake,
+        dir,
+        cfg,
+    } = setup(
         "gpt-4o",
         "fake-azure-key",
         "2024-10-21",
         &format!("general_settings:\n  master_key: {master}\n"),
-    );
+    )
+    .await;
     let r = llmroute(
         dir.path(),
         &["models", "--config", cfg.to_str().expect("utf8")],

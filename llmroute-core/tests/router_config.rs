@@ -9,7 +9,7 @@ use llmroute_core::config::{Config, ConfigError, DeploymentConfig};
 use llmroute_core::mock::MockProvider;
 use llmroute_core::router::{DeploymentInfo, Router, Strategy};
 use llmroute_core::Provider;
-use router_support::request;
+use router_support::{request, served_by};
 
 const TWO_REGIONS: &str = r#"
 model_list:
@@ -146,14 +146,7 @@ async fn the_two_region_example_of_docs_routing_md_loads() {
             "gpt-4o-mini-3"
         ]
     );
-    assert_eq!(
-        router
-            .chat(&request("gpt-4o"))
-            .await
-            .expect("answer")
-            .deployment,
-        "eastus-ptu"
-    );
+    assert_eq!(served_by(&router, "gpt-4o").await, "eastus-ptu");
 }
 
 #[test]

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use llmroute_core::router::{DeploymentLimits, Router};
 use llmroute_core::Error;
-use router_support::{rate_limited, request, tier, unavailable, Scripted, Step};
+use router_support::{
+    primary_and_backup_builder, rate_limited, request, served_by, tier, unavailable, Scripted, Step,
+};
 use tokio::time::Instant;
 
 #[tokio::test(start_paused = true)]
@@ -65,21 +67,13 @@ async fn a_429_with_retry_after_ms_moves_on_and_cools_the_first_for_exactly_that
 
     tokio::time::advance(Duration::from_millis(1499)).await;
     assert_eq!(
-        router
-            .chat(&request("gpt-4o"))
-            .await
-            .expect("answer")
-            .deployment,
+        served_by(&router, "gpt-4o").await,
         "west",
         "still cooling at 1499 ms"
     );
     tokio::time::advance(Duration::from_millis(1)).await;
     assert_eq!(
-        router
-            .chat(&request("gpt-4o"))
-            .await
-            .expect("answer")
-            .deployment,
+        served_by(&router, "gpt-4o").await,
         "east",
         "back at 1500 ms"
     );
@@ -140,14 +134,7 @@ async fn all_cooling_answers_429_at_once_with_the_soonest_recovery() {
     );
 
     tokio::time::advance(Duration::from_millis(1500)).await;
-    assert_eq!(
-        router
-            .chat(&request("gpt-4o"))
-            .await
-            .expect("recovered")
-            .deployment,
-        "west"
-    );
+    assert_eq!(served_by(&router, "gpt-4o").await, "west");
 }
 
 #[tokio::test(start_paused = true)]
@@ -170,9 +157,7 @@ async fn the_callers_faults_are_returned_as_they_are_without_retry() {
         let status = fault.status();
         let a = Scripted::new("a", Step::Fail(fault.clone()));
         let b = Scripted::new("b", Step::Answer("b"));
-        let router = Router::builder()
-            .deployment("gpt-4o", a.clone(), tier("a", 1))
-            .deployment("gpt-4o", b.clone(), tier("b", 2))
+        let router = primary_and_backup_builder(a.clone(), b.clone())
             .num_retries(3)
             .build()
             .expect("router");
@@ -307,14 +292,7 @@ async fn allowed_fails_in_a_minute_cool_a_deployment_for_cooldown_time() {
         .build()
         .expect("router");
     for _ in 0..3 {
-        assert_eq!(
-            router
-                .chat(&request("gpt-4o"))
-                .await
-                .expect("answer")
-                .deployment,
-            "steady"
-        );
+        assert_eq!(served_by(&router, "gpt-4o").await, "steady");
     }
     assert_eq!(flaky.calls(), 3);
     let cooling = router
@@ -327,24 +305,10 @@ async fn allowed_fails_in_a_minute_cool_a_deployment_for_cooldown_time() {
         Some(Duration::from_secs(10)),
         "third failure cools it"
     );
-    assert_eq!(
-        router
-            .chat(&request("gpt-4o"))
-            .await
-            .expect("answer")
-            .deployment,
-        "steady"
-    );
+    assert_eq!(served_by(&router, "gpt-4o").await, "steady");
     assert_eq!(flaky.calls(), 3, "skipped while cooling");
     tokio::time::advance(Duration::from_secs(10)).await;
-    assert_eq!(
-        router
-            .chat(&request("gpt-4o"))
-            .await
-            .expect("answer")
-            .deployment,
-        "flaky"
-    );
+    assert_eq!(served_by(&router, "gpt-4o").await, "flaky");
 }
 
 #[tokio::test(start_paused = true)]

@@ -6,19 +6,13 @@ use std::time::Duration;
 
 use llmroute_core::router::{Counters, DeploymentLimits, InMemoryCounters, Router, Strategy};
 use llmroute_core::UpstreamMeta;
-use router_support::{collect_text, limits, rate_limited, request, Scripted, Step};
+use router_support::{collect_text, limits, rate_limited, request, served_by, Scripted, Step};
 use std::sync::Arc;
 
 async fn serve(router: &Router, n: usize) -> Vec<String> {
     let mut served = Vec::new();
     for _ in 0..n {
-        served.push(
-            router
-                .chat(&request("gpt-4o"))
-                .await
-                .expect("answer")
-                .deployment,
-        );
+        served.push(served_by(router, "gpt-4o").await);
     }
     served
 }

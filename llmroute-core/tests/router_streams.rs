@@ -7,7 +7,8 @@ use std::time::Duration;
 use llmroute_core::router::{DeploymentLimits, Router};
 use llmroute_core::Error;
 use router_support::{
-    collect_text, primary_and_backup, request, tier, unavailable, Scripted, Step,
+    collect_text, primary_and_backup, primary_and_backup_builder, request, tier, unavailable,
+    Scripted, Step,
 };
 use tokio::time::Instant;
 
@@ -46,9 +47,7 @@ async fn no_first_chunk_within_stream_timeout_fails_over() {
         "b",
         Step::SlowFirstChunk(Duration::from_millis(200), "from b"),
     );
-    let router = Router::builder()
-        .deployment("gpt-4o", a.clone(), tier("a", 1))
-        .deployment("gpt-4o", b.clone(), tier("b", 2))
+    let router = primary_and_backup_builder(a.clone(), b.clone())
         .stream_timeout(Duration::from_secs(1))
         .build()
         .expect("router");
@@ -122,9 +121,7 @@ async fn a_stream_that_breaks_after_its_first_chunk_is_never_retried() {
         }),
     );
     let b = Scripted::new("b", Step::Answer("from b"));
-    let router = Router::builder()
-        .deployment("gpt-4o", a.clone(), tier("a", 1))
-        .deployment("gpt-4o", b.clone(), tier("b", 2))
+    let router = primary_and_backup_builder(a.clone(), b.clone())
         .num_retries(3)
         .build()
         .expect("router");

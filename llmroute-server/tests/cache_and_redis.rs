@@ -362,14 +362,7 @@ async fn a_redis_outage_never_fails_a_request_and_redis_is_used_again_after() {
         .await
         .expect("body");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let metrics = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("m")
-        .text()
-        .await
-        .expect("t");
+    let metrics = metrics_text(&server).await;
     assert!(
         metrics.contains("llmroute_redis_fallbacks_total"),
         "{metrics}"

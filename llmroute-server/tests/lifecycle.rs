@@ -45,14 +45,7 @@ async fn a_client_that_leaves_mid_stream_is_recorded_with_what_is_known() {
     // Cut before the usage chunk: the prompt (and the chunks seen) are charged, not nothing.
     assert!(v["prompt_tokens"].as_u64().unwrap_or(0) > 0, "{v}");
     assert!(v["cost"].as_f64().unwrap_or(0.0) > 0.0, "{v}");
-    let metrics = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&server).await;
     assert!(
         metrics.contains("llmroute_client_disconnects_total 1"),
         "{metrics}"

@@ -287,14 +287,7 @@ async fn metrics_count_requests_tokens_and_overhead() {
         .text()
         .await
         .expect("body");
-    let text = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = metrics_text(&server).await;
     assert!(
         text.contains(
             "llmroute_requests_total{route=\"chat_completions\",model=\"mock\",status=\"200\"} 1"

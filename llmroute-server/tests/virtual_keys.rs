@@ -199,14 +199,7 @@ async fn each_virtual_key_refusal_has_its_own_answer() {
         .expect("list");
     assert_eq!(admin_only.status(), 403);
 
-    let metrics = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("m")
-        .text()
-        .await
-        .expect("t");
+    let metrics = metrics_text(&server).await;
     assert!(
         metrics.contains("llmroute_rejections_total{reason=\"budget_exceeded\"} 1"),
         "{metrics}"

@@ -145,6 +145,21 @@ pub fn write_config(
     path
 }
 
+/// A fake Azure, a scratch folder, and a config with one deployment on the fake.
+pub struct Setup {
+    pub fake: FakeAzure,
+    pub dir: tempfile::TempDir,
+    pub cfg: PathBuf,
+}
+
+/// [`fake_azure`], a scratch folder, and [`write_config`] in it.
+pub async fn setup(deployment: &str, key: &str, api_version: &str, extra: &str) -> Setup {
+    let fake = fake_azure().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = write_config(dir.path(), &fake, deployment, key, api_version, extra);
+    Setup { fake, dir, cfg }
+}
+
 /// A port on 127.0.0.1 with nothing listening.
 pub async fn closed_port() -> u16 {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{stream, StreamExt};
-use llmroute_core::router::{DeploymentLimits, Router};
+use llmroute_core::router::{DeploymentLimits, Router, RouterBuilder};
 use llmroute_core::types::{
     ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, Message, ResponseMessage,
     Usage,
@@ -252,11 +252,23 @@ pub fn tier(id: &str, order: u32) -> DeploymentLimits {
     }
 }
 
-/// `gpt-4o` over `a` (tier 1, id "a") and `b` (tier 2, id "b"), default settings.
-pub fn primary_and_backup(a: Arc<Scripted>, b: Arc<Scripted>) -> Router {
+/// `gpt-4o` over `a` (tier 1, id "a") and `b` (tier 2, id "b"), to add settings to.
+pub fn primary_and_backup_builder(a: Arc<Scripted>, b: Arc<Scripted>) -> RouterBuilder {
     Router::builder()
         .deployment("gpt-4o", a, tier("a", 1))
         .deployment("gpt-4o", b, tier("b", 2))
-        .build()
-        .expect("router")
+}
+
+/// `gpt-4o` over `a` (tier 1, id "a") and `b` (tier 2, id "b"), default settings.
+pub fn primary_and_backup(a: Arc<Scripted>, b: Arc<Scripted>) -> Router {
+    primary_and_backup_builder(a, b).build().expect("router")
+}
+
+/// The id of the deployment that answered a chat request for `model`.
+pub async fn served_by(router: &Router, model: &str) -> String {
+    router
+        .chat(&request(model))
+        .await
+        .expect("an answer")
+        .deployment
 }

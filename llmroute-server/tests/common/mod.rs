@@ -129,6 +129,18 @@ impl Drop for Server {
     }
 }
 
+/// The server's `/metrics` page, as text.
+pub async fn metrics_text(server: &Server) -> String {
+    client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
 /// An HTTP client that does not pool (each test talks to its own server).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
