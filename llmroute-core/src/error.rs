@@ -261,8 +261,10 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::RateLimited { upstream, .. } => *upstream,
+            // 5xx, and a 3xx (a misconfigured endpoint: another deployment may be fine);
+            // any other 4xx is about the request and would fail everywhere.
+            Error::Upstream { status, .. } => !(400..500).contains(status),
             Error::Timeout { .. }
-            | Error::Upstream { .. }
             | Error::UpstreamConnection { .. }
             | Error::UpstreamProtocol { .. } => true,
             Error::InvalidRequest { .. }

@@ -152,6 +152,10 @@ async fn the_callers_faults_are_returned_as_they_are_without_retry() {
             message: "no such deployment".into(),
             code: "DeploymentNotFound",
         },
+        Error::Upstream {
+            status: 422,
+            message: "unprocessable".into(),
+        },
     ];
     for fault in faults {
         let status = fault.status();
