@@ -15,6 +15,10 @@ import sys
 import time
 
 
+# A stalled server costs at most this per read; the request then counts as an error.
+READ_TIMEOUT = 30
+
+
 def quantile(values, q):
     s = sorted(values)
     if not s:
@@ -74,7 +78,7 @@ def main():
         f"Content-Type: application/json\r\nAccept: text/event-stream\r\n"
         f"Content-Length: {len(payload)}\r\n\r\n"
     ).encode() + payload
-    sock = socket.create_connection((host, int(port)))
+    sock = socket.create_connection((host, int(port)), timeout=READ_TIMEOUT)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     firsts, lasts, errors = [], [], 0
     for i in range(n + 5):
@@ -86,7 +90,7 @@ def main():
             errors += 1
             print(f"stream_timing {label}: {e}", file=sys.stderr)
             sock.close()
-            sock = socket.create_connection((host, int(port)))
+            sock = socket.create_connection((host, int(port)), timeout=READ_TIMEOUT)
             continue
         if i >= 5:
             firsts.append(ttfb * 1000)
