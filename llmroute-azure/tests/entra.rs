@@ -85,6 +85,45 @@ async fn token_is_refreshed_before_it_expires() {
 }
 
 #[tokio::test]
+async fn a_hundred_concurrent_callers_at_refresh_time_fetch_one_new_token() {
+    let fake = fake_with(FakeConfig {
+        deployments: vec!["d".into()],
+        token_ttl: Duration::from_secs(1),
+        token_delay: Duration::from_millis(50),
+        ..FakeConfig::default()
+    })
+    .await;
+    let creds = llmroute_core::config::EntraCredentials {
+        tenant_id: "t".into(),
+        client_id: "fake-client-id".into(),
+        client_secret: Secret::new("fake-client-secret"),
+        token_url: Some(fake.token_url("t")),
+    };
+    let tokens = Arc::new(ClientCredentials::new(
+        &creds,
+        &AzureClient::new().expect("client"),
+    ));
+    let first = tokens.token().await.expect("token");
+    assert_eq!(fake.token_requests(), 1);
+    // Past the refresh point (half of 1 s), before expiry: 100 callers at once.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let tokens = tokens.clone();
+            tokio::spawn(async move { tokens.token().await.map(|t| t.expose().to_string()) })
+        })
+        .collect();
+    for t in tasks {
+        t.await
+            .expect("join")
+            .expect("a valid token for every caller");
+    }
+    assert_eq!(fake.token_requests(), 2, "one refresh for all of them");
+    let now = tokens.token().await.expect("token");
+    assert_ne!(now.expose(), first.expose(), "the refreshed token is used");
+}
+
+#[tokio::test]
 async fn wrong_client_secret_is_an_upstream_auth_error_naming_the_fix() {
     let fake = fake(&["d"]).await;
     let p = provider(&entra_deployment(&fake, "d", "not-the-secret"), false);

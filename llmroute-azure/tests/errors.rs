@@ -182,6 +182,19 @@ async fn a_redirect_is_not_followed_and_says_to_fix_api_base() {
 }
 
 #[tokio::test]
+async fn an_openai_family_400_keeps_azures_param() {
+    let fake = fake(&["d"]).await;
+    let p = provider(&deployment(&fake.base_url(), "d"), false);
+    let mut req = hello();
+    req.messages.clear();
+    let e = p.chat(&req).await.expect_err("empty messages");
+    assert_eq!(e.status(), 400);
+    assert_eq!(e.param(), Some("messages"), "{e:?}");
+    assert!(e.to_string().contains("too short"), "{e}");
+    assert!(!e.is_retryable());
+}
+
+#[tokio::test]
 async fn unreachable_endpoint_is_a_connection_error() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

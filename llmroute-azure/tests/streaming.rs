@@ -284,3 +284,53 @@ async fn finished_streams_give_their_connection_back_to_the_pool() {
         "every request reused one pooled connection"
     );
 }
+
+#[tokio::test]
+async fn a_late_annotation_chunk_after_the_answer_is_not_passed_on() {
+    // Azure's asynchronous content filter sends an annotation (empty id and object,
+    // content_filter_offsets) after the finish_reason chunk; it is not an OpenAI chunk.
+    let recorded = concat!(
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n",
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: {\"id\":\"\",\"object\":\"\",\"created\":0,\"model\":\"\",\"choices\":[{\"index\":0,\"finish_reason\":null,\"content_filter_results\":{\"hate\":{\"filtered\":false,\"severity\":\"safe\"}},\"content_filter_offsets\":{\"check_offset\":0,\"start_offset\":0,\"end_offset\":2}}]}\n\n",
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1,\"total_tokens\":6}}\n\n",
+        "data: [DONE]\n\n",
+    );
+    let items: Vec<_> = chunk_stream(
+        futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
+            recorded.as_bytes(),
+        ))]),
+        labels(),
+    )
+    .collect()
+    .await;
+    let chunks: Vec<_> = items.into_iter().map(|c| c.expect("no error")).collect();
+    assert_eq!(chunks.len(), 3, "{chunks:?}");
+    assert!(chunks.iter().all(|c| c.id == "c1"), "{chunks:?}");
+    assert_eq!(chunks[2].usage.as_ref().map(|u| u.total_tokens), Some(6));
+}
+
+#[tokio::test]
+async fn the_clients_read_timeout_ends_a_stalled_stream_with_a_timeout() {
+    let fake = fake(&["d"]).await;
+    fake.push_fault(Fault::SlowStream(Duration::from_millis(500)));
+    let client = llmroute_azure::AzureClient::with_options(&llmroute_azure::ClientOptions {
+        read_timeout: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .expect("client");
+    let p = llmroute_azure::AzureProvider::from_config(
+        &deployment(&fake.base_url(), "d"),
+        false,
+        &client,
+    )
+    .expect("provider");
+    let started = std::time::Instant::now();
+    let items = collect(&p, &hello()).await;
+    let last = items.last().expect("an item");
+    assert!(matches!(last, Err(Error::Timeout { .. })), "{last:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "ended by the 100 ms read timeout, not by the 100 × 500 ms stream"
+    );
+}

@@ -40,6 +40,11 @@ async fn old_version_streams_without_stream_options() {
         .collect()
         .await;
     assert!(chunks.iter().all(|c| c.is_ok()));
+    // Not asked for usage (the version cannot), the fake sends no usage chunk.
+    assert!(
+        chunks.iter().flatten().all(|c| c.usage.is_none()),
+        "a usage chunk nobody asked for"
+    );
     let last = fake.last_request().expect("recorded");
     assert!(last.path.ends_with("api-version=2024-06-01"));
     assert!(

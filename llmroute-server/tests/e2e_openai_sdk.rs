@@ -82,6 +82,14 @@ async fn the_openai_python_sdk_works_unchanged() {
         last.headers.get("authorization").is_none(),
         "client Authorization leaked upstream"
     );
+    // The AzureOpenAI client sends its key as `api-key`: upstream gets the configured
+    // Azure key only, once.
+    let api_keys: Vec<_> = last.headers.get_all("api-key").iter().collect();
+    assert_eq!(
+        api_keys,
+        ["fake-azure-key"],
+        "the client's api-key leaked upstream"
+    );
     assert!(
         last.headers
             .keys()
