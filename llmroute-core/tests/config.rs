@@ -305,3 +305,231 @@ fn the_example_configs_load() {
     }
     assert!(loaded >= 2);
 }
+
+#[test]
+fn an_unset_variable_under_an_ignored_key_is_not_fatal() {
+    let yaml = r#"
+model_list:
+  - model_name: m
+    litellm_params: {model: mock/x, custom_llm_provider: os.environ/UNSET_PROVIDER}
+general_settings:
+  alerting_webhook: os.environ/UNSET
+  alerting: [{url: os.environ/UNSET_NESTED}]
+"#;
+    let cfg = Config::from_yaml(yaml, "c.yaml", &env(&[])).expect("loads");
+    assert_eq!(
+        cfg.unsupported_keys,
+        vec![
+            "model_list[0].litellm_params.custom_llm_provider",
+            "general_settings.alerting",
+            "general_settings.alerting_webhook",
+        ]
+    );
+    assert_eq!(
+        cfg.unset_ignored_env,
+        vec!["UNSET", "UNSET_NESTED", "UNSET_PROVIDER"]
+    );
+    let warning = cfg.unsupported_warning().expect("a warning");
+    assert!(
+        warning.contains("general_settings.alerting_webhook") && warning.contains("UNSET_NESTED"),
+        "{warning}"
+    );
+
+    // The same variable under a key llmroute reads is still an error, naming only that key.
+    let yaml = format!("{yaml}  master_key: os.environ/UNSET_MASTER\n");
+    let err = Config::from_yaml(&yaml, "c.yaml", &env(&[])).expect_err("master key");
+    assert_eq!(err.path, "general_settings.master_key");
+    assert!(
+        err.message.starts_with(
+            "environment variable not set: UNSET_MASTER (for general_settings.master_key);"
+        ),
+        "{err}"
+    );
+
+    // An unset variable whose value llmroute must parse still names the variable.
+    let yaml = "model_list:\n  - model_name: m\n    litellm_params: {model: mock/x, rpm: os.environ/UNSET_RPM}\n";
+    let err = Config::from_yaml(yaml, "c.yaml", &env(&[])).expect_err("rpm");
+    assert_eq!(err.path, "model_list[0].litellm_params.rpm");
+    assert!(err.message.contains("UNSET_RPM"), "{err}");
+}
+
+const TWO_PRICED: &str = r#"
+model_list:
+  - model_name: gpt-4o
+    litellm_params: {model: mock/a, input_cost_per_token: 1e-6, output_cost_per_token: 2e-6}
+  - model_name: gpt-4o
+    litellm_params: {model: mock/b}
+  - model_name: gpt-4o
+    litellm_params: {model: mock/c, cache_read_input_token_cost: 0.5e-6}
+    model_info: {input_cost_per_token: 3e-6, output_cost_per_token: 4e-6}
+"#;
+
+#[test]
+fn a_deployment_price_override_is_read_from_litellm_params_or_model_info() {
+    use llmroute_core::cost::Price;
+    let cfg = Config::from_yaml(TWO_PRICED, "c.yaml", &env(&[])).expect("loads");
+    assert_eq!(
+        cfg.models[0].price,
+        Some(Price {
+            input: 1e-6,
+            cached_input: 1e-6,
+            output: 2e-6
+        })
+    );
+    assert_eq!(cfg.models[1].price, None);
+    assert_eq!(
+        cfg.models[2].price,
+        Some(Price {
+            input: 3e-6,
+            cached_input: 0.5e-6,
+            output: 4e-6
+        })
+    );
+    assert!(
+        cfg.unsupported_keys.is_empty(),
+        "{:?}",
+        cfg.unsupported_keys
+    );
+}
+
+#[test]
+fn a_price_override_needs_both_input_and_output() {
+    for (params, info) in [
+        ("input_cost_per_token: 1e-6", ""),
+        ("output_cost_per_token: 2e-6", ""),
+        ("", "input_cost_per_token: 1e-6"),
+        (
+            "input_cost_per_token: 1e-6",
+            "cache_read_input_token_cost: 1e-7",
+        ),
+    ] {
+        let yaml = format!(
+            "model_list:\n  - model_name: m\n    litellm_params: {{model: mock/x, {params}}}\n    model_info: {{{info}}}\n"
+        );
+        let err = Config::from_yaml(&yaml, "c.yaml", &env(&[])).expect_err(&yaml);
+        assert_eq!(
+            err.to_string(),
+            "c.yaml: model_list[0].litellm_params.input_cost_per_token: \
+             set both input_cost_per_token and output_cost_per_token, or neither",
+            "{yaml}"
+        );
+    }
+    // One under litellm_params and the other under model_info make a pair.
+    let yaml = "model_list:\n  - model_name: m\n    litellm_params: {model: mock/x, input_cost_per_token: 1e-6}\n    model_info: {output_cost_per_token: 2e-6}\n";
+    let cfg = Config::from_yaml(yaml, "c.yaml", &env(&[])).expect("loads");
+    assert_eq!(cfg.models[0].price.map(|p| p.output), Some(2e-6));
+}
+
+#[test]
+fn llmroute_config_picks_the_file_before_the_inline_yaml() {
+    let both = env(&[
+        ("LLMROUTE_CONFIG", "x.yaml"),
+        ("LLMROUTE_CONFIG_YAML", "model_list: []"),
+    ]);
+    assert_eq!(
+        ConfigSource::detect(None, &both),
+        ConfigSource::File("x.yaml".into())
+    );
+    assert_eq!(
+        ConfigSource::detect(Some("a.yaml".into()), &both),
+        ConfigSource::File("a.yaml".into())
+    );
+    let only_path = env(&[("LLMROUTE_CONFIG", "/etc/llmroute/config.yaml")]);
+    assert_eq!(
+        ConfigSource::detect(None, &only_path),
+        ConfigSource::File("/etc/llmroute/config.yaml".into())
+    );
+    // An empty LLMROUTE_CONFIG counts as not set.
+    let empty = env(&[
+        ("LLMROUTE_CONFIG", ""),
+        ("LLMROUTE_CONFIG_YAML", "model_list: []"),
+    ]);
+    assert_eq!(ConfigSource::detect(None, &empty), ConfigSource::EnvYaml);
+}
+
+const HARD_PASSWORD: &str = "a#b%c/d@e:f";
+const HARD_PASSWORD_ENCODED: &str = "a%23b%25c%2Fd%40e%3Af";
+
+fn redis_of(yaml: &str, lookup: &dyn Fn(&str) -> Option<String>) -> (String, String) {
+    let cfg = Config::from_yaml(yaml, "c.yaml", lookup).expect("loads");
+    let redis = cfg.redis.expect("redis");
+    (redis.url.expose().to_string(), redis.from)
+}
+
+#[test]
+fn a_split_redis_password_is_percent_encoded_in_the_url() {
+    const MODELS: &str = "model_list:\n  - model_name: m\n    litellm_params: {model: mock/x}\n";
+    // router_settings.redis_host / redis_port / redis_password
+    let yaml = format!(
+        "{MODELS}router_settings: {{redis_host: r.internal, redis_port: 6380, redis_password: \"{HARD_PASSWORD}\"}}\n"
+    );
+    assert_eq!(
+        redis_of(&yaml, &env(&[])),
+        (
+            format!("redis://:{HARD_PASSWORD_ENCODED}@r.internal:6380"),
+            "router_settings.redis_host".to_string()
+        )
+    );
+    // The password given as os.environ/REDIS_PASSWORD in router_settings.
+    let yaml = format!(
+        "{MODELS}router_settings: {{redis_host: r.internal, redis_password: os.environ/REDIS_PASSWORD}}\n"
+    );
+    assert_eq!(
+        redis_of(&yaml, &env(&[("REDIS_PASSWORD", HARD_PASSWORD)])).0,
+        format!("redis://:{HARD_PASSWORD_ENCODED}@r.internal:6379")
+    );
+    // cache_params.host / port / password
+    let yaml = format!(
+        "{MODELS}litellm_settings:\n  cache_params: {{type: redis, host: c.internal, port: 6381, password: \"{HARD_PASSWORD}\"}}\n"
+    );
+    assert_eq!(
+        redis_of(&yaml, &env(&[])).0,
+        format!("redis://:{HARD_PASSWORD_ENCODED}@c.internal:6381")
+    );
+    // REDIS_HOST / REDIS_PORT / REDIS_PASSWORD with cache_params.type: redis
+    let yaml = format!("{MODELS}litellm_settings:\n  cache_params: {{type: redis}}\n");
+    assert_eq!(
+        redis_of(
+            &yaml,
+            &env(&[
+                ("REDIS_HOST", "e.internal"),
+                ("REDIS_PORT", "6390"),
+                ("REDIS_PASSWORD", HARD_PASSWORD)
+            ])
+        ),
+        (
+            format!("redis://:{HARD_PASSWORD_ENCODED}@e.internal:6390"),
+            "REDIS_HOST".to_string()
+        )
+    );
+    // A plain password is unchanged; no password, no userinfo.
+    let yaml =
+        format!("{MODELS}router_settings: {{redis_host: r, redis_password: Plain-pw_1.x~}}\n");
+    assert_eq!(
+        redis_of(&yaml, &env(&[])).0,
+        "redis://:Plain-pw_1.x~@r:6379"
+    );
+    let yaml = format!("{MODELS}router_settings: {{redis_host: r, redis_port: 7000}}\n");
+    assert_eq!(redis_of(&yaml, &env(&[])).0, "redis://r:7000");
+}
+
+#[test]
+fn a_redis_url_is_taken_as_written() {
+    const MODELS: &str = "model_list:\n  - model_name: m\n    litellm_params: {model: mock/x}\n";
+    // A URL is already encoded by whoever wrote it: it is not encoded again.
+    let url = "rediss://:a%23b%25c@cache.example:6380/2";
+    let yaml =
+        format!("{MODELS}litellm_settings:\n  cache_params: {{type: redis, url: \"{url}\"}}\n");
+    assert_eq!(
+        redis_of(&yaml, &env(&[])),
+        (
+            url.to_string(),
+            "litellm_settings.cache_params.url".to_string()
+        )
+    );
+    let yaml = format!("{MODELS}router_settings: {{redis_url: \"{url}\"}}\n");
+    assert_eq!(
+        redis_of(&yaml, &env(&[])),
+        (url.to_string(), "router_settings.redis_url".to_string())
+    );
+}

@@ -85,7 +85,7 @@ fn azure_role_chunk_content_chunk_and_usage_chunk() {
 
 #[test]
 fn tool_call_deltas_and_content_filter_finish() {
-    let first = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_9URIoTvgd5stQfgpr8dHAg9L","type":"function","function":{"name":"weather","arguments":""}}]},"logprobs":null,"finish_reason":null}]}"#;
+    let first = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_9URIoTvgd5stQfgpr8dHAg9L","type":"function","function":{"name":"weather","arguments":"","x_fn_hint":{"v":1}}}]},"logprobs":null,"finish_reason":null}]}"#;
     let (c, _): (ChatChunk, _) = round_trip(first);
     let call = &c.choices[0].delta.tool_calls.as_ref().expect("tool calls")[0];
     assert_eq!(call.id.as_deref(), Some("call_9URIoTvgd5stQfgpr8dHAg9L"));
@@ -93,8 +93,14 @@ fn tool_call_deltas_and_content_filter_finish() {
         call.function.as_ref().and_then(|f| f.name.as_deref()),
         Some("weather")
     );
+    assert_eq!(
+        call.function
+            .as_ref()
+            .map(|f| f.extra["x_fn_hint"]["v"].clone()),
+        Some(serde_json::json!(1))
+    );
 
-    let later = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{\"loc"}}]},"finish_reason":null}]}"#;
+    let later = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{\"loc","x_fn_hint":"later"}}]},"finish_reason":null}]}"#;
     let (c, _): (ChatChunk, _) = round_trip(later);
     assert_eq!(
         c.choices[0].delta.tool_calls.as_ref().map(|t| t[0].index),
@@ -113,7 +119,7 @@ fn tool_call_deltas_and_content_filter_finish() {
 #[test]
 fn openai_tool_call_response() {
     let body = r#"{"id":"chatcmpl-abc","object":"chat.completion","created":1729227448,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_45c6de4934","service_tier":"default",
-      "choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"weather","arguments":"{\"location\":\"Florence\"}"}}]},"logprobs":null,"finish_reason":"tool_calls"}],
+      "choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"weather","arguments":"{\"location\":\"Florence\"}","x_fn_id":"f1"}}]},"logprobs":null,"finish_reason":"tool_calls"}],
       "usage":{"prompt_tokens":82,"completion_tokens":17,"total_tokens":99,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}"#;
     let (resp, out): (ChatResponse, _) = round_trip(body);
     assert_eq!(
@@ -121,6 +127,10 @@ fn openai_tool_call_response() {
         Some(1)
     );
     assert_eq!(out["service_tier"], "default");
+    assert_eq!(
+        out["choices"][0]["message"]["tool_calls"][0]["function"]["x_fn_id"],
+        "f1"
+    );
 }
 
 #[test]
@@ -130,7 +140,7 @@ fn a_request_with_every_field_round_trips() {
   {"role":"system","content":[{"type":"text","text":"Always metric."}]},
   {"role":"user","name":"ann","content":[{"type":"text","text":"Weather where this photo was taken?"},
     {"type":"image_url","image_url":{"url":"data:image/jpeg;base64,/9j/4AAQ","detail":"low"}}]},
-  {"role":"assistant","content":null,"tool_calls":[{"id":"call_9","type":"function","function":{"name":"weather","arguments":"{\"location\":\"Florence,Italy\"}"}}]},
+  {"role":"assistant","content":null,"tool_calls":[{"id":"call_9","type":"function","function":{"name":"weather","arguments":"{\"location\":\"Florence,Italy\"}","x_fn_note":"kept"}}]},
   {"role":"tool","tool_call_id":"call_9","content":"40 C"},
   {"role":"assistant","content":[{"type":"refusal","refusal":"no"}]}],
  "tools":[{"type":"function","function":{"name":"weather","description":"Get weather","strict":false,
@@ -149,6 +159,10 @@ fn a_request_with_every_field_round_trips() {
     assert!(req.is_stream() && req.wants_stream_usage());
     assert_eq!(req.max_output_tokens(), Some(512));
     assert_eq!(out["metadata"]["team"], "search");
+    assert_eq!(
+        out["messages"][3]["tool_calls"][0]["function"]["x_fn_note"],
+        "kept"
+    );
 }
 
 #[test]

@@ -110,6 +110,7 @@ fn push_choice(p: &mut ChoiceParts, c: &ChunkChoice) {
             function: FunctionCall {
                 name: String::new(),
                 arguments: String::new(),
+                extra: Extra::new(),
             },
             extra: Extra::new(),
         });
@@ -124,6 +125,9 @@ fn push_choice(p: &mut ChoiceParts, c: &ChunkChoice) {
             call.function
                 .arguments
                 .push_str(f.arguments.as_deref().unwrap_or(""));
+            for (k, v) in &f.extra {
+                call.function.extra.insert(k.clone(), v.clone());
+            }
         }
     }
     if c.finish_reason.is_some() {
@@ -198,6 +202,7 @@ pub fn replay_as_chunks(response: &ChatResponse, include_usage: bool) -> Vec<Cha
                     function: Some(FunctionCallDelta {
                         name: Some(t.function.name.clone()),
                         arguments: Some(t.function.arguments.clone()),
+                        extra: t.function.extra.clone(),
                     }),
                     extra: Extra::new(),
                 })

@@ -105,30 +105,59 @@ impl Config {
         };
         let mut missing = Vec::new();
         env::resolve(&mut doc, "", &lookup_all, &mut missing);
-        if !missing.is_empty() {
+        let missing_error = |missing: &[(String, String)]| {
             let (path, _) = &missing[0];
             let list: Vec<String> = missing
                 .iter()
                 .map(|(p, n)| format!("{n} (for {p})"))
                 .collect();
-            return Err(ConfigError::new(
+            ConfigError::new(
                 source,
                 path.clone(),
                 format!(
                     "environment variable not set: {}; set it (on ECS: a secret in the task definition) or put the value in the file",
                     list.join(", ")
                 ),
-            ));
-        }
-        let raw: RawConfig = serde_path_to_error::deserialize(doc).map_err(|e| {
-            let path = e.path().to_string();
-            ConfigError::new(
-                source,
-                if path == "." { String::new() } else { path },
-                e.into_inner().to_string(),
             )
-        })?;
-        convert(raw, source, &lookup_all)
+        };
+        let loaded = serde_path_to_error::deserialize::<_, RawConfig>(doc)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                ConfigError::new(
+                    source,
+                    if path == "." { String::new() } else { path },
+                    e.into_inner().to_string(),
+                )
+            })
+            .and_then(|raw| convert(raw, source, &lookup_all));
+        if missing.is_empty() {
+            return loaded;
+        }
+        // A variable that is not set is fatal only where llmroute reads the value: under a
+        // key it ignores (listed in `unsupported_keys`), the reference is never used.
+        let mut cfg = match loaded {
+            Ok(cfg) => cfg,
+            // An error at a value that stayed `os.environ/NAME` is that variable's fault.
+            Err(e)
+                if e.path.is_empty()
+                    || missing
+                        .iter()
+                        .any(|(p, _)| is_under(p, &e.path) || is_under(&e.path, p)) =>
+            {
+                return Err(missing_error(&missing))
+            }
+            Err(e) => return Err(e),
+        };
+        let (ignored, used): (Vec<_>, Vec<_>) = missing
+            .into_iter()
+            .partition(|(path, _)| cfg.unsupported_keys.iter().any(|k| is_under(path, k)));
+        if !used.is_empty() {
+            return Err(missing_error(&used));
+        }
+        cfg.unset_ignored_env = ignored.into_iter().map(|(_, name)| name).collect();
+        cfg.unset_ignored_env.sort();
+        cfg.unset_ignored_env.dedup();
+        Ok(cfg)
     }
 
     /// The embedded defaults: a `mock` model, plus `gpt-4o` on Azure when
@@ -174,6 +203,12 @@ fn file_environment(doc: &Value) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `path` is `key` itself or something inside it (`key.a`, `key[0]`).
+fn is_under(path: &str, key: &str) -> bool {
+    path.strip_prefix(key)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.') || rest.starts_with('['))
 }
 
 fn unknown_keys(prefix: &str, extra: &Unknown, out: &mut Vec<String>) {
@@ -297,6 +332,7 @@ fn convert(
         redis,
         drop_params: l.drop_params.unwrap_or(false),
         unsupported_keys: unsupported,
+        unset_ignored_env: Vec::new(),
     })
 }
 
@@ -311,7 +347,7 @@ fn redis_settings(
     let build = |host: &str, port: Option<f64>, password: Option<&String>| {
         let port = port.map(|p| p as u16).unwrap_or(6379);
         match password.filter(|p| !p.is_empty()) {
-            Some(pw) => format!("redis://:{pw}@{host}:{port}"),
+            Some(pw) => format!("redis://:{}@{host}:{port}", percent_encode(pw)),
             None => format!("redis://{host}:{port}"),
         }
     };
@@ -352,6 +388,20 @@ fn redis_settings(
         }
     }
     None
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, so a password with
+/// `#`, `%`, `/`, `@` or `:` survives in the userinfo of a URL (redis-rs decodes it).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn convert_model(

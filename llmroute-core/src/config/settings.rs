@@ -26,6 +26,9 @@ pub struct Config {
     pub drop_params: bool,
     /// Keys present in the file that llmroute does not act on (for one warning).
     pub unsupported_keys: Vec<String>,
+    /// Environment variables referenced (`os.environ/NAME`) only under unsupported keys
+    /// and not set: not an error, since llmroute never reads those values.
+    pub unset_ignored_env: Vec<String>,
 }
 
 impl Config {
@@ -43,11 +46,18 @@ impl Config {
     /// The one-line warning listing unsupported keys, if there are any.
     pub fn unsupported_warning(&self) -> Option<String> {
         (!self.unsupported_keys.is_empty()).then(|| {
-            format!(
+            let mut text = format!(
                 "{}: these keys are not supported by llmroute and are ignored: {}",
                 self.source,
                 self.unsupported_keys.join(", ")
-            )
+            );
+            if !self.unset_ignored_env.is_empty() {
+                text.push_str(&format!(
+                    " (environment variables they name are not set, which is fine: {})",
+                    self.unset_ignored_env.join(", ")
+                ));
+            }
+            text
         })
     }
 }

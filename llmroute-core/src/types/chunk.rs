@@ -118,4 +118,7 @@ pub struct FunctionCallDelta {
     /// Argument text to append.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments: Option<String>,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
 }

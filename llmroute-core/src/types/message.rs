@@ -186,4 +186,7 @@ pub struct FunctionCall {
     /// Arguments, a JSON document as a string.
     #[serde(default)]
     pub arguments: String,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
