@@ -70,7 +70,7 @@ fn sse_parser_split_invariance_on_random_and_mutated_streams() {
     let started = Instant::now();
     let mut cases = 0u64;
     while started.elapsed() < BUDGET {
-        let input: Vec<u8> = if cases % 3 == 0 {
+        let input: Vec<u8> = if cases.is_multiple_of(3) {
             (0..rng.gen_range(0..300))
                 .map(|_| {
                     *[b'd', b'a', b't', b':', b' ', b'\n', b'\r', b'x', 0xe2, 0x9c]
@@ -115,7 +115,7 @@ fn error_parser_never_panics_on_random_or_mutated_bodies() {
     let mut cases = 0u64;
     while started.elapsed() < BUDGET {
         let seed = ERRORS[rng.gen_range(0..ERRORS.len())];
-        let body = if cases % 4 == 0 {
+        let body = if cases.is_multiple_of(4) {
             (0..rng.gen_range(0..64)).map(|_| rng.gen()).collect()
         } else {
             mutate(&mut rng, seed)

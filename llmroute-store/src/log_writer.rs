@@ -148,7 +148,7 @@ impl RequestSink for LogWriter {
         if s.held.fetch_add(1, Ordering::SeqCst) >= s.config.capacity {
             s.held.fetch_sub(1, Ordering::SeqCst);
             let dropped = s.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if dropped == 1 || dropped % 10_000 == 0 {
+            if dropped == 1 || dropped.is_multiple_of(10_000) {
                 tracing::warn!(
                     dropped,
                     capacity = s.config.capacity,

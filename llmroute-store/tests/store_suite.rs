@@ -283,7 +283,7 @@ async fn logs_filter_and_page(store: Arc<dyn Store>) {
         .map(|i| {
             record(
                 &format!("req-{i}"),
-                Some(if i % 2 == 0 { "even" } else { "odd" }),
+                Some(if i.is_multiple_of(2) { "even" } else { "odd" }),
                 "gpt-4o",
                 0.01,
                 1_000_000 + i * 1000,
