@@ -191,6 +191,9 @@ pub struct KeyFields {
 #[derive(Debug, Subcommand)]
 pub enum KeysAction {
     /// Create a key; it is printed once and only its hash is stored.
+    #[command(
+        after_help = "Examples:\n  llmroute keys create --alias team-a --models gpt-4o,gpt-4o-mini --max-budget 50 --budget-duration 30d\n  llmroute keys create --alias ci --rpm-limit 60 --tpm-limit 100000 --expires 90d --metadata '{\"team\":\"ci\"}'\n  llmroute keys create --alias team-a --json | jq -r .key\n  llmroute keys create --server https://llm.example.com --master-key \"$LLMROUTE_MASTER_KEY\" --alias team-b"
+    )]
     Create {
         /// The key's fields.
         #[command(flatten)]
@@ -200,6 +203,9 @@ pub enum KeysAction {
         key: Option<String>,
     },
     /// List keys, newest first.
+    #[command(
+        after_help = "Examples:\n  llmroute keys list\n  llmroute keys list --page 2 --size 20\n  llmroute keys list --json | jq '.keys[].key_alias'\n  llmroute keys list --server https://llm.example.com --master-key \"$LLMROUTE_MASTER_KEY\""
+    )]
     List {
         /// Page, from 1.
         #[arg(long, default_value_t = 1)]
@@ -209,11 +215,17 @@ pub enum KeysAction {
         size: u32,
     },
     /// Show one key (by the key itself or its SHA-256 hash).
+    #[command(
+        after_help = "Examples:\n  llmroute keys info sk-...\n  llmroute keys info 3f5a...e9          # the 64-character SHA-256 hash, as `keys list` shows it\n  llmroute keys info sk-... --json"
+    )]
     Info {
         /// sk-… or a 64-character hash.
         key: String,
     },
     /// Change a key's fields.
+    #[command(
+        after_help = "Examples:\n  llmroute keys update sk-... --max-budget 100 --budget-duration 30d\n  llmroute keys update sk-... --models gpt-4o --rpm-limit 120\n  llmroute keys update sk-... --block\n  llmroute keys update sk-... --unblock --reset-spend"
+    )]
     Update {
         /// sk-… or a 64-character hash.
         key: String,
@@ -231,6 +243,9 @@ pub enum KeysAction {
         reset_spend: bool,
     },
     /// Delete keys; they stop working at once.
+    #[command(
+        after_help = "Examples:\n  llmroute keys revoke sk-...\n  llmroute keys revoke sk-aaa... sk-bbb...\n  llmroute keys revoke sk-... --server https://llm.example.com --master-key \"$LLMROUTE_MASTER_KEY\""
+    )]
     Revoke {
         /// sk-… or 64-character hashes.
         #[arg(required = true)]
@@ -321,6 +336,9 @@ pub struct ConfigCmdArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConfigAction {
     /// Load and validate the config; warn about unsupported keys.
+    #[command(
+        after_help = "Examples:\n  llmroute config check --config config.yaml\n  llmroute config check --show              # the resolved config, secrets redacted\n  llmroute config check --json | jq .ok\n  LLMROUTE_CONFIG_YAML=\"$(cat config.yaml)\" llmroute config check"
+    )]
     Check {
         /// Also print the resolved config, secrets redacted.
         #[arg(long)]

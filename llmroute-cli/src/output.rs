@@ -11,6 +11,8 @@ use std::time::Duration;
 pub struct Output {
     /// ANSI colours on stdout.
     pub color: bool,
+    /// ANSI colours on stderr (the same decision, made for stderr).
+    pub stderr_color: bool,
     /// stderr is a terminal (spinners).
     pub interactive: bool,
 }
@@ -20,20 +22,34 @@ fn no_color_env() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
+/// Whether to colour a stream: only on a terminal, and never with `--no-color` or
+/// `NO_COLOR`. The same rule for stdout and stderr.
+pub fn use_color(no_color_flag: bool, no_color_env: bool, is_terminal: bool) -> bool {
+    !no_color_flag && !no_color_env && is_terminal
+}
+
 impl Output {
-    /// Colour when stdout is a terminal, `NO_COLOR` is unset and `--no-color` not given.
+    /// Colour on stdout (and, separately, on stderr) when that stream is a terminal,
+    /// `NO_COLOR` is unset and `--no-color` not given.
     pub fn detect(no_color_flag: bool) -> Output {
+        let env = no_color_env();
         Output {
-            color: !no_color_flag && !no_color_env() && std::io::stdout().is_terminal(),
+            color: use_color(no_color_flag, env, std::io::stdout().is_terminal()),
+            stderr_color: use_color(no_color_flag, env, std::io::stderr().is_terminal()),
             interactive: std::io::stderr().is_terminal(),
         }
     }
 
-    /// The same, for text written to stderr.
-    pub fn detect_stderr() -> Output {
+    /// The same, for text written to stderr: `color` is the stderr decision.
+    pub fn detect_stderr(no_color_flag: bool) -> Output {
+        Output::detect(no_color_flag).stderr()
+    }
+
+    /// This output, painting for stderr (`color` becomes the stderr decision).
+    pub fn stderr(&self) -> Output {
         Output {
-            color: !no_color_env() && std::io::stderr().is_terminal(),
-            interactive: std::io::stderr().is_terminal(),
+            color: self.stderr_color,
+            ..*self
         }
     }
 
@@ -41,6 +57,7 @@ impl Output {
     pub fn plain() -> Output {
         Output {
             color: false,
+            stderr_color: false,
             interactive: false,
         }
     }
@@ -174,9 +191,22 @@ mod tests {
         assert_eq!(o.red("x"), "x");
         let c = Output {
             color: true,
+            stderr_color: false,
             interactive: false,
         };
         assert_eq!(c.green("ok"), "\x1b[32mok\x1b[0m");
+        assert_eq!(c.stderr().green("ok"), "ok", "stderr has its own decision");
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        // (--no-color, NO_COLOR set, is a terminal) -> colour?
+        assert!(use_color(false, false, true), "a terminal, nothing set");
+        assert!(!use_color(true, false, true), "--no-color on a terminal");
+        assert!(!use_color(false, true, true), "NO_COLOR on a terminal");
+        assert!(!use_color(true, true, true));
+        assert!(!use_color(false, false, false), "not a terminal");
+        assert!(!use_color(true, false, false));
     }
 
     #[test]

@@ -8,6 +8,18 @@ use common::*;
 const ANSWER: &str = "Hello! How can I help you today?";
 const MASTER: &str = "sk-cli-test-master-0123456789";
 
+/// The stats line shows a cost, and not a zero one.
+fn assert_priced(stderr: &str) {
+    assert!(
+        stderr.contains(" · $0.0") && !stderr.contains("$0.000000"),
+        "{stderr}"
+    );
+}
+
+/// Prices for the deployment that no built-in table has: $0.001 in, $0.002 out per token.
+const CUSTOM_PRICES: &str =
+    "    model_info:\n      input_cost_per_token: 0.001\n      output_cost_per_token: 0.002\n";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_streamed_and_not() {
     let Setup { fake, dir, cfg } = setup("gpt-4o", "fake-azure-key", "2024-10-21", "").await;
@@ -24,6 +36,7 @@ async fn embedded_streamed_and_not() {
         "{}",
         r.stderr
     );
+    assert_priced(&r.stderr);
     let body = fake.last_request().expect("request").json();
     assert_eq!(body["stream"], true);
 
@@ -44,6 +57,7 @@ async fn embedded_streamed_and_not() {
     .ok();
     assert_eq!(r.stdout.trim(), ANSWER);
     assert!(r.stderr.contains("deployment gpt-4o-0"), "{}", r.stderr);
+    assert_priced(&r.stderr);
     let body = fake.last_request().expect("request").json();
     assert_eq!(body["messages"][0]["role"], "system");
     assert!(body.get("stream").is_none_or(|s| s == false));
@@ -70,7 +84,7 @@ async fn through_a_server_streamed_and_not() {
         "gpt-4o",
         "fake-azure-key",
         "2024-10-21",
-        &format!("general_settings:\n  master_key: {MASTER}\n"),
+        &format!("{CUSTOM_PRICES}general_settings:\n  master_key: {MASTER}\n"),
     )
     .await;
     let server = TestServer::start(&cfg, &dir.path().join("srv")).await;
@@ -88,6 +102,8 @@ async fn through_a_server_streamed_and_not() {
         "{}",
         r.stderr
     );
+    // A stream carries no cost header: the built-in price of the model is shown.
+    assert_priced(&r.stderr);
 
     let r = llmroute(
         dir.path(),
@@ -100,6 +116,13 @@ async fn through_a_server_streamed_and_not() {
     .await
     .ok();
     assert_eq!(r.stdout.trim(), ANSWER);
+    // What the server charged with the config's prices (its x-llmroute-response-cost):
+    // 12 in × $0.001 + 7 out × $0.002, not the built-in gpt-4o price.
+    assert!(
+        r.stderr.contains("12 in + 7 out tokens · $0.026000 · "),
+        "{}",
+        r.stderr
+    );
     assert_eq!(fake.calls(), 2);
 
     let r = llmroute(

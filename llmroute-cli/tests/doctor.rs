@@ -31,8 +31,10 @@ async fn healthy_setup_passes_with_exit_0() {
     llmroute_store::open(Some(&db.url), &std::env::temp_dir())
         .await
         .expect("migrate");
+    let redis = std::env::var("LLMROUTE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let extra = format!(
-        "general_settings:\n  master_key: {MASTER}\n  database_url: {}\n",
+        "general_settings:\n  master_key: {MASTER}\n  database_url: {}\nrouter_settings:\n  redis_url: {redis}\n",
         db.url
     );
     let s = setup("gpt-4o", "fake-azure-key", "2024-10-21", &extra).await;
@@ -42,6 +44,13 @@ async fn healthy_setup_passes_with_exit_0() {
     assert!(r.line_with("config: parsed").starts_with("✓"));
     assert!(r.line_with("database: TCP connect").starts_with("✓"));
     assert!(r.line_with("database: auth").starts_with("✓"));
+    // The real Redis answers AUTH-less PING.
+    assert!(
+        r.line_with("redis: PING")
+            .starts_with("✓ redis: PING: PONG"),
+        "{}",
+        r.stdout
+    );
     assert!(
         r.line_with("database: migrations").contains("(current)"),
         "{}",

@@ -218,6 +218,25 @@ async fn help_has_examples_and_no_colour_off_terminal() {
             "{cmd} --help has colour codes off a terminal"
         );
     }
+    // Nested commands: clap does not inherit after_help, so each has its own.
+    for cmd in [
+        ["keys", "create"],
+        ["keys", "list"],
+        ["keys", "info"],
+        ["keys", "update"],
+        ["keys", "revoke"],
+        ["config", "check"],
+    ] {
+        let r = llmroute(dir.path(), &[cmd[0], cmd[1], "--help"], &[])
+            .await
+            .ok();
+        let example = format!("llmroute {} {}", cmd[0], cmd[1]);
+        assert!(
+            r.stdout.contains("Examples:") && r.stdout.contains(&example),
+            "{cmd:?} --help has no examples of itself:\n{}",
+            r.stdout
+        );
+    }
     let r = llmroute(dir.path(), &["--help"], &[]).await.ok();
     assert!(r.stdout.contains("Examples:"));
     let r = llmroute(dir.path(), &["doctor", "--no-spend"], &[("NO_COLOR", "1")]).await;

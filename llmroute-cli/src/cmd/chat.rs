@@ -106,8 +106,8 @@ pub async fn run(args: ChatArgs, out: &Output) -> Result<u8, CliError> {
     } else {
         run_embedded(&args, prompt, stream).await?
     };
-    let err = Output::detect_stderr();
-    let _ = out;
+    // `out` was made with --no-color in mind; its stderr half paints the stats line.
+    let err = out.stderr();
     eprintln!("{}", err.dim(&stats.line()));
     Ok(0)
 }

@@ -61,6 +61,8 @@ pub async fn run(
         via: Some(format!("via {}", client.base())),
         ..Default::default()
     };
+    // What the server charged (it knows the config's prices); streams carry no such header.
+    let charged = server_cost(resp.headers());
     let prices = PriceTable::default();
     if stream {
         let mut body = resp.bytes_stream();
@@ -125,13 +127,26 @@ pub async fn run(
     if stats.model.is_empty() {
         stats.model = model;
     }
-    stats.cost = stats
-        .usage
-        .as_ref()
-        .map(|u| prices.cost(&stats.model, u))
-        .unwrap_or(0.0);
+    stats.cost = charged.unwrap_or_else(|| {
+        stats
+            .usage
+            .as_ref()
+            .map(|u| prices.cost(&stats.model, u))
+            .unwrap_or(0.0)
+    });
     stats.latency = started.elapsed();
     Ok(stats)
+}
+
+/// The cost the server charged, from its `x-llmroute-response-cost` header (LiteLLM's
+/// `x-litellm-response-cost` as a fallback), when present and a number.
+pub fn server_cost(headers: &reqwest::header::HeaderMap) -> Option<f64> {
+    ["x-llmroute-response-cost", "x-litellm-response-cost"]
+        .iter()
+        .filter_map(|h| headers.get(*h))
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .find(|c| c.is_finite() && *c >= 0.0)
 }
 
 /// The server's first model, for a chat without `-m`.
@@ -145,4 +160,26 @@ pub async fn first_model(client: &ServerClient) -> Result<String, CliError> {
         .ok_or_else(|| {
             CliError::Server(format!("{} serves no models; pass -m MODEL", client.base()))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn cost_header_is_read() {
+        let mut h = HeaderMap::new();
+        assert_eq!(server_cost(&h), None);
+        h.insert("x-litellm-response-cost", HeaderValue::from_static("0.5"));
+        assert_eq!(server_cost(&h), Some(0.5));
+        h.insert(
+            "x-llmroute-response-cost",
+            HeaderValue::from_static("0.026"),
+        );
+        assert_eq!(server_cost(&h), Some(0.026));
+        let mut bad = HeaderMap::new();
+        bad.insert("x-llmroute-response-cost", HeaderValue::from_static("NaN"));
+        assert_eq!(server_cost(&bad), None);
+    }
 }

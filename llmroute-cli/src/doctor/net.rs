@@ -126,4 +126,27 @@ mod tests {
         assert_eq!(d.status, super::super::Status::Pass, "{d:?}");
         assert!(!addrs.is_empty());
     }
+
+    #[test]
+    fn timeout_says_security_group_or_subnet() {
+        let c = tcp_check(
+            "database",
+            "PostgreSQL",
+            "db.abc.eu-west-1.rds.amazonaws.com",
+            5432,
+            Duration::from_millis(1500),
+            &Err(TcpFailure::Timeout),
+        );
+        assert_eq!(c.status, super::super::Status::Fail, "{c:?}");
+        assert_eq!(c.name, "TCP connect");
+        assert_eq!(
+            c.detail,
+            "db.abc.eu-west-1.rds.amazonaws.com:5432 did not answer within 1.5 s — security group or subnet?"
+        );
+        let fix = c.fix.as_deref().unwrap_or_default();
+        assert!(
+            fix.contains("allow inbound 5432/tcp on the PostgreSQL security group"),
+            "{fix}"
+        );
+    }
 }

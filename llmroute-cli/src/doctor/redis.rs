@@ -58,14 +58,35 @@ pub async fn check_url(url: &str, from: &str, timeout: Duration) -> Vec<Check> {
         out.push(Check::skip(
             G,
             "PING",
-            "rediss:// (TLS): PING not checked by doctor; the server logs Redis errors at start-up",
+            "rediss:// (TLS): checked up to TCP only; the TLS handshake, AUTH and PING are not checked by doctor (the server logs `Redis unavailable` when it cannot use it)",
         ));
         return out;
     }
-    let password = parsed.password().map(|p| p.to_string());
-    let user = Some(parsed.username().to_string()).filter(|u| !u.is_empty());
+    // The URL keeps them percent-encoded; Redis (and the redis crate) want them decoded.
+    let password = parsed.password().map(percent_decode);
+    let user = Some(percent_decode(parsed.username())).filter(|u| !u.is_empty());
     out.push(degrade(ping(stream, user, password, timeout).await));
     out
+}
+
+/// `%XX` escapes decoded (as the redis crate does with a URL's user and password).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A Redis failure costs caching, not requests: said in the detail.
@@ -191,5 +212,93 @@ mod tests {
             last.detail.contains("refused") && last.detail.contains("requests still work"),
             "{last:?}"
         );
+    }
+
+    #[test]
+    fn percent_escapes_are_decoded() {
+        assert_eq!(percent_decode("p%40ss%2Fw%3Ard"), "p@ss/w:rd");
+        assert_eq!(percent_decode("plain"), "plain");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+
+    /// A fake Redis that accepts only `AUTH app p@ss/w:rd` (decoded), then answers PING.
+    #[tokio::test]
+    async fn auth_sends_the_decoded_user_and_password() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut s = BufReader::new(s);
+                    let mut args = Vec::new();
+                    let mut line = String::new();
+                    // *3 $4 AUTH $3 app $10 p@ss/w:rd: read the array header and 3 bulk strings.
+                    if s.read_line(&mut line).await.is_err() {
+                        return;
+                    }
+                    let n: usize = line.trim().trim_start_matches('*').parse().unwrap_or(0);
+                    for _ in 0..n {
+                        line.clear();
+                        let _ = s.read_line(&mut line).await;
+                        line.clear();
+                        let _ = s.read_line(&mut line).await;
+                        args.push(line.trim_end().to_string());
+                    }
+                    let reply: &[u8] = if args == ["AUTH", "app", "p@ss/w:rd"] {
+                        b"+OK\r\n"
+                    } else {
+                        b"-WRONGPASS invalid username-password pair\r\n"
+                    };
+                    let _ = s.get_mut().write_all(reply).await;
+                    line.clear();
+                    let _ = s.read_line(&mut line).await;
+                    let _ = s.get_mut().write_all(b"+PONG\r\n").await;
+                });
+            }
+        });
+        let ok = check_url(
+            &format!("redis://app:p%40ss%2Fw%3Ard@127.0.0.1:{port}"),
+            "test",
+            Duration::from_secs(2),
+        )
+        .await;
+        let last = ok.last().expect("line");
+        assert_eq!(
+            (last.name.as_str(), last.detail.as_str()),
+            ("PING", "PONG"),
+            "{ok:?}"
+        );
+        let bad = check_url(
+            &format!("redis://app:wrong@127.0.0.1:{port}"),
+            "test",
+            Duration::from_secs(2),
+        )
+        .await;
+        let last = bad.last().expect("line");
+        assert_eq!(last.name, "auth", "{bad:?}");
+        assert!(
+            last.detail.starts_with("AUTH refused: -WRONGPASS"),
+            "{last:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn rediss_says_it_stops_at_tcp() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let lines = check_url(
+            &format!("rediss://127.0.0.1:{port}"),
+            "test",
+            Duration::from_secs(2),
+        )
+        .await;
+        let last = lines.last().expect("line");
+        assert_eq!(last.status, super::super::Status::Skip, "{lines:?}");
+        assert!(last.detail.contains("checked up to TCP only"), "{last:?}");
     }
 }
