@@ -84,12 +84,22 @@ async fn admin_round_trip_generate_use_info_update_delete() {
 
     let resp = chat_with(&server, &key, "gpt-4o", false).await;
     assert_eq!(resp.status(), 200);
-    let cost: f64 = resp.headers()["x-litellm-response-cost"]
-        .to_str()
-        .expect("cost")
-        .parse()
-        .expect("f64");
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let cost_text = header("x-litellm-response-cost").expect("cost header");
+    let cost: f64 = cost_text.parse().expect("f64");
     assert!(cost > 0.0);
+    assert_eq!(
+        header("x-llmroute-response-cost").as_ref(),
+        Some(&cost_text)
+    );
+    // The key had spent nothing before: its spend after the call is this call's cost.
+    assert_eq!(header("x-llmroute-key-spend").as_ref(), Some(&cost_text));
+    assert_eq!(header("x-litellm-key-spend").as_ref(), Some(&cost_text));
     let resp = chat_with(&server, &key, "gpt-4o", true).await;
     assert_eq!(resp.status(), 200);
     resp.text().await.expect("stream body");
@@ -103,6 +113,39 @@ async fn admin_round_trip_generate_use_info_update_delete() {
         "usage from the stream's final chunk: {logs:?}"
     );
     assert!(logs.iter().any(|l| l["stream"] == true));
+
+    // Date filters: YYYY-MM-DD in UTC, the end day inclusive.
+    let today = chrono::Utc::now().date_naive();
+    let yesterday = today.pred_opt().expect("yesterday");
+    let dated = |start: String, end: String| {
+        let (server, key) = (&server, &key);
+        async move {
+            let (s, logs) = admin_get(
+                server,
+                &format!("/spend/logs?api_key={key}&start_date={start}&end_date={end}"),
+            )
+            .await;
+            assert_eq!(s, 200, "{logs}");
+            logs.as_array().expect("logs").len()
+        }
+    };
+    assert_eq!(dated(today.to_string(), today.to_string()).await, 2);
+    assert_eq!(dated(yesterday.to_string(), yesterday.to_string()).await, 0);
+    assert_eq!(dated(String::new(), yesterday.to_string()).await, 0);
+    let (s, err) = admin_get(
+        &server,
+        &format!("/spend/logs?api_key={key}&start_date=bad"),
+    )
+    .await;
+    assert_eq!(
+        (
+            s,
+            err["error"]["code"].as_str(),
+            err["error"]["param"].as_str()
+        ),
+        (400, Some("invalid_value"), Some("start_date")),
+        "{err}"
+    );
 
     let (s, info) = admin_get(&server, &format!("/key/info?key={key}")).await;
     assert_eq!(s, 200);
@@ -191,6 +234,22 @@ async fn each_virtual_key_refusal_has_its_own_answer() {
         "{e}"
     );
 
+    // tpm: the prompt alone (counted before the call) is over a limit of 1 token a minute.
+    let tpm = gen(json!({"tpm_limit": 1})).await;
+    let resp = chat_with(&server, &tpm, "mock", false).await;
+    assert!(
+        resp.headers().contains_key("retry-after"),
+        "{:?}",
+        resp.headers()
+    );
+    let (s, e) = error_of(resp).await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (429, Some("rate_limit_exceeded")),
+        "{e}"
+    );
+    assert!(e["message"].as_str().unwrap_or("").contains("tpm"), "{e}");
+
     let admin_only = client()
         .get(server.url("/key/list"))
         .bearer_auth(&limited)
@@ -205,10 +264,53 @@ async fn each_virtual_key_refusal_has_its_own_answer() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("llmroute_rejections_total{reason=\"key_rate_limited\"} 1"),
+        metrics.contains("llmroute_rejections_total{reason=\"key_rate_limited\"} 2"),
         "{metrics}"
     );
     assert!(metrics.contains("llmroute_log_queue_depth"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lowering_a_keys_spend_through_the_admin_api_lifts_its_budget_refusal_at_once() {
+    let fake = fake(Duration::ZERO).await;
+    let server = Server::start(&config(&fake, None));
+    let (_, created) = admin(&server, "/key/generate", json!({"max_budget": 1.0})).await;
+    let key = created["key"].as_str().expect("key").to_string();
+    assert_eq!(
+        chat_with(&server, &key, "gpt-4o", false).await.status(),
+        200
+    );
+    let (s, updated) = admin(&server, "/key/update", json!({"key": key, "spend": 1.5})).await;
+    assert_eq!(
+        (s, updated["spend"].as_f64()),
+        (200, Some(1.5)),
+        "{updated}"
+    );
+    let (s, e) = error_of(chat_with(&server, &key, "gpt-4o", false).await).await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (400, Some("budget_exceeded")),
+        "{e}"
+    );
+    // An admin resets the spend (a LiteLLM habit): the running server takes it at once.
+    let (s, updated) = admin(&server, "/key/update", json!({"key": key, "spend": 0.0})).await;
+    assert_eq!(
+        (s, updated["spend"].as_f64()),
+        (200, Some(0.0)),
+        "{updated}"
+    );
+    let resp = chat_with(&server, &key, "gpt-4o", false).await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    assert_eq!(
+        fake.calls(),
+        2,
+        "the refused request never reached the upstream"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

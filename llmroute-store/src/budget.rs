@@ -36,6 +36,12 @@ pub trait BudgetReserver: Send + Sync + 'static {
     async fn settle(&self, reservation: Reservation, actual: f64);
     /// Gives the reservation back (the request cost nothing).
     async fn release(&self, reservation: Reservation);
+    /// Forgets the spend counted for `key_hash` (an admin changed the key's `spend`,
+    /// `max_budget` or `budget_duration` in the store): the next reservation starts again
+    /// from the key's stored record. Reservations in flight still count. Without this,
+    /// the count only follows the stored spend upward, so lowering it would not lift a
+    /// refusal.
+    async fn forget(&self, key_hash: &str);
 }
 
 /// Reserves on a reserver and gives the budget back if dropped unsettled (a failed or
@@ -88,6 +94,8 @@ struct KeyState {
     spend: f64,
     reserved: f64,
     reset_at: Option<i64>,
+    /// Forgotten: take the spend and period from the next stored record seen.
+    reseed: bool,
 }
 
 /// Budget counts held in this process (one instance). Spend starts from the key's
@@ -136,11 +144,13 @@ impl BudgetReserver for LocalBudgets {
                 spend: stored,
                 reserved: 0.0,
                 reset_at: key.budget_reset_at,
+                reseed: false,
             });
-        if key.budget_reset_at > st.reset_at {
-            // The store began a new period.
+        if st.reseed || key.budget_reset_at > st.reset_at {
+            // The store began a new period, or an admin changed the key.
             st.spend = stored;
             st.reset_at = key.budget_reset_at;
+            st.reseed = false;
         } else {
             st.spend = st.spend.max(stored);
         }
@@ -181,6 +191,18 @@ impl BudgetReserver for LocalBudgets {
     async fn release(&self, reservation: Reservation) {
         if let Some(st) = self.lock().get_mut(&reservation.key_hash) {
             st.reserved = (st.reserved - reservation.amount).max(0.0);
+        }
+    }
+
+    async fn forget(&self, key_hash: &str) {
+        let mut keys = self.lock();
+        match keys.get_mut(key_hash) {
+            // Reservations in flight still hold their amounts until settled.
+            Some(st) if st.reserved > 0.0 => st.reseed = true,
+            Some(_) => {
+                keys.remove(key_hash);
+            }
+            None => {}
         }
     }
 }

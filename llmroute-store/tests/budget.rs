@@ -126,3 +126,35 @@ async fn logged_spend_reaches_the_key_and_the_budget_check() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn forget_starts_again_from_a_lowered_stored_spend() {
+    let key = VirtualKey {
+        token_hash: "k-forget".into(),
+        max_budget: Some(1.0),
+        spend: 1.2,
+        ..Default::default()
+    };
+    let local = Arc::new(LocalBudgets::new());
+    let budgets: Arc<dyn BudgetReserver> = local.clone();
+    assert!(budgets.reserve(&key, 0.1).await.is_err(), "spent 1.2 of 1");
+    // An admin set the spend back to 0 in the store.
+    let reset = VirtualKey {
+        spend: 0.0,
+        ..key.clone()
+    };
+    assert!(
+        budgets.reserve(&reset, 0.1).await.is_err(),
+        "without forget the count never follows the stored spend down"
+    );
+    budgets.forget("k-forget").await;
+    let held = budgets.reserve(&reset, 0.6).await.unwrap();
+    // A reservation in flight survives a forget.
+    budgets.forget("k-forget").await;
+    assert!((local.reserved("k-forget") - 0.6).abs() < 1e-12);
+    assert!(budgets.reserve(&reset, 0.6).await.is_err(), "0.6 + 0.6 > 1");
+    budgets.settle(held, 0.2).await;
+    let r = budgets.reserve(&reset, 0.7).await.unwrap();
+    budgets.release(r).await;
+    budgets.forget("never-seen").await;
+}

@@ -188,3 +188,40 @@ async fn after_a_flush_the_spend_is_seeded_from_the_ledger() {
         .all(|k| !k.contains("k-free")));
     rs::cleanup(&prefix).await;
 }
+
+#[tokio::test]
+async fn forget_reseeds_a_lowered_spend_from_the_ledger_on_every_instance() {
+    let prefix = rs::prefix();
+    let key = VirtualKey {
+        token_hash: "k-forget".into(),
+        max_budget: Some(1.0),
+        spend: 1.2,
+        ..Default::default()
+    };
+    let reservers = three(&prefix);
+    assert!(reservers[0].reserve(&key, 0.1).await.is_err());
+    assert_eq!(redis_spend(&prefix, "k-forget").await, Some(1_200_000_000));
+    let reset = VirtualKey {
+        spend: 0.0,
+        ..key.clone()
+    };
+    assert!(
+        reservers[1].reserve(&reset, 0.1).await.is_err(),
+        "Redis never follows the ledger down by itself"
+    );
+    // The admin API forgets through one instance (here the one with a fallback).
+    reservers[2].forget("k-forget").await;
+    assert_eq!(redis_spend(&prefix, "k-forget").await, None);
+    let held = reservers[0].reserve(&reset, 0.6).await.unwrap();
+    assert_eq!(redis_spend(&prefix, "k-forget").await, Some(0));
+    // Reservations in flight survive a forget.
+    reservers[1].forget("k-forget").await;
+    assert!(
+        reservers[1].reserve(&reset, 0.6).await.is_err(),
+        "0.6 + 0.6 > 1"
+    );
+    reservers[0].settle(held, 0.2).await;
+    let r = reservers[1].reserve(&reset, 0.7).await.unwrap();
+    reservers[1].release(r).await;
+    rs::cleanup(&prefix).await;
+}

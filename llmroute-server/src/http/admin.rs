@@ -265,6 +265,12 @@ async fn update(gw: &Gateway, body: Map<String, Value>) -> Result<Value, Error> 
             other => Error::from(other),
         })?;
     gw.key_auth.invalidate(&hash).await;
+    if changes.spend.is_some() || changes.max_budget.is_some() || changes.budget_duration.is_some()
+    {
+        // The budget counts only follow the stored spend upward; start them again from
+        // the new record so a lowered spend lifts a refusal at once.
+        gw.budgets.forget(&hash).await;
+    }
     Ok(record_json(&updated))
 }
 

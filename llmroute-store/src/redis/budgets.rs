@@ -9,6 +9,9 @@
 //! reservation whose instance died, or whose settle could not reach Redis, frees its
 //! budget by itself.
 //!
+//! An admin changing a key's spend or budget calls [`BudgetReserver::forget`], which
+//! removes the spend from Redis so the next reservation seeds it from the ledger again.
+//!
 //! Keys, under the prefix: `<prefix>:budget:<key hash>` (hash `spend`, `reset`, `seq`;
 //! amounts in integer nano-dollars) and `<prefix>:budget:<key hash>:res`.
 
@@ -156,6 +159,24 @@ impl RedisBudgets {
             .map(|_| ())
     }
 
+    /// [`BudgetReserver::forget`]: removes the key's spend and period from Redis (the
+    /// reservations in flight and the sequence stay), so the next reservation seeds them
+    /// from the ledger.
+    pub async fn try_forget(&self, key_hash: &str) -> Result<(), RedisFailure> {
+        let (h, _) = self.keys(key_hash);
+        self.pool
+            .run("forgetting a key's budget state", |mut c| async move {
+                redis::cmd("HDEL")
+                    .arg(h)
+                    .arg("spend")
+                    .arg("reset")
+                    .query_async::<i64>(&mut c)
+                    .await
+            })
+            .await
+            .map(|_| ())
+    }
+
     fn warn_unsettled(f: &RedisFailure) {
         tracing::warn!(error = %f, "a budget reservation could not be settled in Redis; it expires by itself and the ledger keeps the real cost");
     }
@@ -176,6 +197,12 @@ impl BudgetReserver for RedisBudgets {
     async fn release(&self, reservation: Reservation) {
         if let Err(f) = self.try_settle(&reservation, 0.0).await {
             Self::warn_unsettled(&f);
+        }
+    }
+
+    async fn forget(&self, key_hash: &str) {
+        if let Err(f) = self.try_forget(key_hash).await {
+            tracing::warn!(error = %f, "a key's budget state could not be cleared in Redis; it follows the ledger again once the ledger passes it or after {} idle days", BUDGET_STATE_LIFETIME.as_secs() / 86_400);
         }
     }
 }

@@ -195,4 +195,14 @@ impl BudgetReserver for FallbackBudgets {
     async fn release(&self, reservation: Reservation) {
         self.end(reservation, None).await;
     }
+
+    async fn forget(&self, key_hash: &str) {
+        self.local.forget(key_hash).await;
+        if self.gate.should_try() {
+            match self.redis.try_forget(key_hash).await {
+                Ok(()) => self.gate.succeeded(),
+                Err(f) => self.gate.failed(&f),
+            }
+        }
+    }
 }
