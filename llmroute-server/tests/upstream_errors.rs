@@ -120,6 +120,27 @@ async fn rate_limit_passes_retry_after_on() {
 }
 
 #[tokio::test]
+async fn a_content_filtered_request_is_charged_its_prompt() {
+    // Azure bills the prompt of a request its filter blocks; so does the ledger.
+    let (fake, server) = setup(0).await;
+    fake.push_fault(Fault::ContentFilter);
+    let resp = post_chat(
+        &server,
+        &chat_body("gpt-4o", "a prompt Azure refuses", false),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    let line = server
+        .wait_log("\"message\":\"request\"", Duration::from_secs(5))
+        .expect("a request log line");
+    let v: Value = serde_json::from_str(&line).expect("json");
+    assert_eq!(v["status"], 400, "{v}");
+    assert!(v["prompt_tokens"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert_eq!(v["completion_tokens"].as_u64(), Some(0), "{v}");
+    assert!(v["cost"].as_f64().unwrap_or(0.0) > 0.0, "{v}");
+}
+
+#[tokio::test]
 async fn content_filter_is_a_400_with_azures_details() {
     let (status, err, _) = failing(Fault::ContentFilter).await;
     assert_eq!(

@@ -7,7 +7,8 @@ use http::{Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use llmroute_core::cache::{replay_as_chunks, CachedAnswer};
 use llmroute_core::router::{RouteError, Routed};
-use llmroute_core::{ChatStream, ChunkStream, Completion, UpstreamMeta};
+use llmroute_core::types::Usage;
+use llmroute_core::{ChatStream, ChunkStream, Completion, Error, UpstreamMeta};
 
 use super::response::{self, set_header, Body};
 use super::sse::SseBody;
@@ -129,37 +130,40 @@ impl Answer {
         cache_header(&mut resp, true, true);
         resp
     }
-}
-
-/// The error answer when routing failed.
-pub fn failure(failed: RouteError, ledger: Ledger) -> Response<Body> {
-    let RouteError {
-        error,
-        deployment,
-        attempts,
-        upstream_time,
-    } = failed;
-    let mut resp = response::error(&error);
-    if attempts > 1 {
-        // The gateway already retried upstream: an SDK retry would multiply the load.
+    /// The error answer when routing failed. A content-filtered request is charged its
+    /// prompt (estimated): Azure bills the prompt of a filtered request.
+    pub fn failure(self, failed: RouteError) -> Response<Body> {
+        let RouteError {
+            error,
+            deployment,
+            attempts,
+            upstream_time,
+        } = failed;
+        let mut resp = response::error(&error);
+        if attempts > 1 {
+            // The gateway already retried upstream: an SDK retry would multiply the load.
+            resp.headers_mut()
+                .insert("x-should-retry", HeaderValue::from_static("false"));
+        }
+        if let Some(d) = &deployment {
+            set_header(&mut resp, "x-llmroute-deployment", d);
+        }
         resp.headers_mut()
-            .insert("x-should-retry", HeaderValue::from_static("false"));
+            .insert("x-llmroute-attempts", HeaderValue::from(attempts));
+        let billed_prompt = matches!(error, Error::ContentFilter { .. })
+            .then(|| Usage::new(self.prompt_estimate, 0));
+        self.ledger.close(Outcome {
+            status: error.status(),
+            error: Some(error.label()),
+            upstream_error: error.is_upstream(),
+            usage: billed_prompt,
+            deployment,
+            attempts,
+            upstream_time,
+            ..Outcome::default()
+        });
+        resp
     }
-    if let Some(d) = &deployment {
-        set_header(&mut resp, "x-llmroute-deployment", d);
-    }
-    resp.headers_mut()
-        .insert("x-llmroute-attempts", HeaderValue::from(attempts));
-    ledger.close(Outcome {
-        status: error.status(),
-        error: Some(error.label()),
-        upstream_error: error.is_upstream(),
-        deployment,
-        attempts,
-        upstream_time,
-        ..Outcome::default()
-    });
-    resp
 }
 
 fn sse_response(body: SseBody) -> Response<Body> {

@@ -10,7 +10,7 @@ use llmroute_core::auth::Principal;
 use llmroute_core::types::ChatRequest;
 use llmroute_core::Error;
 
-use super::answer::{self, Answer};
+use super::answer::Answer;
 use super::body::{parse_json, read_limited};
 use super::credentials::authenticate;
 use super::response::{self, Body};
@@ -98,12 +98,12 @@ pub async fn handle(
     if stream {
         match router.chat_stream(&chat).await {
             Ok(routed) => answer.stream(routed, cache.and_then(CacheUse::capture)),
-            Err(failed) => answer::failure(failed, answer.ledger),
+            Err(failed) => answer.failure(failed),
         }
     } else {
         match router.chat(&chat).await {
             Ok(routed) => answer.whole(routed, cache),
-            Err(failed) => answer::failure(failed, answer.ledger),
+            Err(failed) => answer.failure(failed),
         }
     }
 }
