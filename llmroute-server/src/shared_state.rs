@@ -31,17 +31,16 @@ pub struct SharedState {
     pub cache: Option<Arc<TieredCache>>,
 }
 
-/// The prefix of every Redis key: `cache_params.namespace`, else `llmroute`.
+/// The prefix of every Redis key: `cache_params.namespace`, else `llmroute`. Each
+/// component adds `:` and its own part (`llmroute:cache:…`, `llmroute:dep:…`).
 pub fn redis_prefix(config: &Config) -> String {
-    format!(
-        "{}:",
-        config
-            .cache
-            .namespace
-            .as_deref()
-            .filter(|n| !n.is_empty())
-            .unwrap_or("llmroute")
-    )
+    config
+        .cache
+        .namespace
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("llmroute")
+        .to_string()
 }
 
 /// Connects to Redis when the config names one, and says which backends are in use.

@@ -91,6 +91,19 @@ fn streamed_text(body: &str) -> String {
 async fn a_cached_answer_is_served_without_calling_upstream_whole_and_streamed() {
     let fake = fake(Duration::ZERO).await;
     let server = Server::start(&config(&fake, None, &namespace(), None));
+    // Without Redis the start-up log says everything is kept in this process (and,
+    // since `cache_params.type` is redis, warns that the cache is in process only).
+    let counters = server
+        .startup_line("counters, rate limits and budgets:")
+        .unwrap_or_else(|| panic!("no backend line: {:#?}", server.startup_log));
+    assert!(counters.contains("in this process"), "{counters}");
+    let cache = server
+        .startup_line("response cache:")
+        .unwrap_or_else(|| panic!("no cache line: {:#?}", server.startup_log));
+    assert!(
+        cache.contains("WARN") && cache.contains("caching in this process only"),
+        "{cache}"
+    );
     let first = ask(&server, "what is 2+2?", false, &[]).await;
     assert_eq!(cache_header(&first).as_deref(), Some("miss"));
     let first: Value = first.json().await.expect("json");
@@ -133,6 +146,49 @@ async fn a_cached_answer_is_served_without_calling_upstream_whole_and_streamed()
         hits.iter().all(|l| l["cost"].as_f64() == Some(0.0)),
         "{logs}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_start_up_log_names_the_backends_in_use() {
+    let fake = fake(Duration::ZERO).await;
+    let ns = namespace();
+    let local = config(&fake, None, &ns, None).replace("type: redis", "type: local");
+    let server = Server::start(&local);
+    let cache = server
+        .startup_line("response cache:")
+        .unwrap_or_else(|| panic!("no cache line: {:#?}", server.startup_log));
+    assert!(
+        cache.contains("INFO") && cache.contains("response cache: in this process"),
+        "{cache}"
+    );
+    assert!(server
+        .startup_line("counters, rate limits and budgets: in this process")
+        .is_some());
+    drop(server);
+
+    let shared = Server::start(&config(&fake, Some(&redis_url()), &ns, None));
+    let counters = shared
+        .startup_line("counters, rate limits and budgets:")
+        .unwrap_or_else(|| panic!("no backend line: {:#?}", shared.startup_log));
+    assert!(
+        counters.contains("shared through Redis") && counters.contains("Redis at 127.0.0.1"),
+        "{counters}"
+    );
+    assert!(!counters.contains("not answering yet"), "{counters}");
+    let cache = shared
+        .startup_line("response cache:")
+        .unwrap_or_else(|| panic!("no cache line: {:#?}", shared.startup_log));
+    assert!(cache.contains("in process, in front of Redis"), "{cache}");
+    drop(shared);
+
+    // Cache off: said so, and no cache line claims otherwise.
+    let off = config(&fake, Some(&redis_url()), &ns, None).replace("cache: true", "cache: false");
+    let off = Server::start(&off);
+    let cache = off
+        .startup_line("response cache:")
+        .unwrap_or_else(|| panic!("no cache line: {:#?}", off.startup_log));
+    assert!(cache.contains("response cache: off"), "{cache}");
+    clean_redis(&ns).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,6 +253,22 @@ async fn two_servers_share_the_cache_through_redis() {
         .await
         .expect("body");
     tokio::time::sleep(Duration::from_millis(200)).await;
+    // The keys are `<namespace>:cache:…` and `<namespace>:dep:…` (one colon).
+    let keys = redis_keys(&format!("{ns}:*")).await;
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with(&format!("{ns}:cache:"))
+                && k.len() > format!("{ns}:cache:").len()),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter().any(|k| k.starts_with(&format!("{ns}:dep:"))),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter().all(|k| !k.starts_with(&format!("{ns}::"))),
+        "{keys:?}"
+    );
     let resp = ask(&two, "shared question", false, &[]).await;
     assert_eq!(cache_header(&resp).as_deref(), Some("hit"));
     assert_eq!(fake.calls(), 1);
@@ -347,31 +419,80 @@ async fn a_redis_outage_never_fails_a_request_and_redis_is_used_again_after() {
         &namespace(),
         None,
     ));
-    assert_eq!(ask(&server, "before", false, &[]).await.status(), 200);
+    // A key with a budget and an rpm limit, so budgets and rate limits use Redis too.
+    let created: Value = client()
+        .post(server.url("/key/generate"))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({"max_budget": 100.0, "rpm_limit": 1000}))
+        .send()
+        .await
+        .expect("generate")
+        .json()
+        .await
+        .expect("json");
+    let key = created["key"].as_str().expect("key").to_string();
+    let ask_as = |text: String, stream: bool| {
+        let req = client()
+            .post(server.url("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&chat_body("gpt-4o", &text, stream));
+        async move { req.send().await.expect("send") }
+    };
+    assert_eq!(ask_as("before".into(), false).await.status(), 200);
     redis.stop();
     for i in 0..20 {
-        let resp = ask(&server, &format!("during {i}"), i % 2 == 0, &[]).await;
+        let resp = ask_as(format!("during {i}"), i % 2 == 0).await;
         assert_eq!(resp.status(), 200, "request {i} during the outage");
         resp.text().await.expect("body");
     }
+    let during = metrics_text(&server).await;
+    for component in ["counters", "rate_limiter", "budgets", "cache"] {
+        let series = format!("llmroute_redis_fallbacks_total{{component=\"{component}\"}}");
+        assert!(
+            metric(&during, &series).is_some_and(|n| n > 0.0),
+            "{series} counts the calls served in process: {during}"
+        );
+        let up = format!("llmroute_redis_up{{component=\"{component}\"}}");
+        assert_eq!(metric(&during, &up), Some(0.0), "{up}: {during}");
+    }
     let redis = OwnRedis::start(port);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    ask(&server, "after", false, &[])
-        .await
-        .text()
-        .await
-        .expect("body");
+    let after = ask_as("after".into(), false).await;
+    assert_eq!(after.status(), 200);
+    after.text().await.expect("body");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let metrics = metrics_text(&server).await;
-    assert!(
-        metrics.contains("llmroute_redis_fallbacks_total"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("llmroute_redis_up{component=\"cache\"} 1"),
-        "Redis used again: {metrics}"
-    );
+    for component in ["counters", "rate_limiter", "budgets", "cache"] {
+        let up = format!("llmroute_redis_up{{component=\"{component}\"}}");
+        assert_eq!(
+            metric(&metrics, &up),
+            Some(1.0),
+            "Redis used again: {up}: {metrics}"
+        );
+    }
     redis.stop();
+}
+
+/// The keys of the test Redis matching `pattern`.
+async fn redis_keys(pattern: &str) -> Vec<String> {
+    let client = redis::Client::open(redis_url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the test Redis (LLMROUTE_TEST_REDIS_URL)");
+    redis::cmd("KEYS")
+        .arg(pattern)
+        .query_async(&mut conn)
+        .await
+        .expect("KEYS")
+}
+
+/// The value of the sample `series` (name and labels) on a `/metrics` page.
+fn metric(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 async fn clean_redis(namespace: &str) {

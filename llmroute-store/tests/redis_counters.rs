@@ -1,6 +1,8 @@
 //! Shared counters against real Redis: two instances (two connections) see one rpm
 //! window per key and per deployment, one instance's cooldown is seen by the other, and
-//! two routers over one Redis route on the same numbers.
+//! two routers over one Redis route on the same numbers — over bare `RedisCounters` and
+//! over the stack the server runs (`BatchedCounters` over the in-process fallback over
+//! `RedisCounters`, as `redis::connect_with` builds it).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,12 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use llmroute_core::config::CacheSettings;
 use llmroute_core::limits::{KeyRateLimiter, RATE_WINDOW};
 use llmroute_core::mock::MockProvider;
 use llmroute_core::router::DeploymentLimits;
 use llmroute_core::types::{ChatRequest, Message};
 use llmroute_core::{ChatStream, Completion, Counters, Error, Provider, Router};
-use llmroute_store::redis::{RedisCounters, RedisRateLimiter};
+use llmroute_store::redis::{
+    connect_with, BatchedCounters, RedisCounters, RedisOptions, RedisRateLimiter, SNAPSHOT_REUSE,
+};
 use redis_support as rs;
 
 #[tokio::test]
@@ -135,9 +140,34 @@ fn limits(id: &str, order: u32, rpm: Option<u64>) -> DeploymentLimits {
     }
 }
 
-/// A router ("a server") with deployment `a` (preferred) and `b`, over shared counters.
+/// A router ("a server") with deployment `a` (preferred) and `b`, over bare
+/// `RedisCounters`.
 fn router(prefix: &str, a: Arc<dyn Provider>, a_rpm: Option<u64>) -> Router {
     let counters: Arc<dyn Counters> = Arc::new(RedisCounters::new(rs::pool(), prefix));
+    router_over(counters, a, a_rpm)
+}
+
+/// A router as the server builds it: its own connection to Redis, counters
+/// `BatchedCounters(FallbackCounters(RedisCounters))`.
+async fn server_router(prefix: &str, a: Arc<dyn Provider>, a_rpm: Option<u64>) -> Router {
+    let handles = connect_with(
+        &rs::settings(&rs::url()),
+        &CacheSettings::default(),
+        prefix,
+        RedisOptions::default(),
+    )
+    .await
+    .expect("connect");
+    assert!(
+        handles.describe().starts_with("Redis at"),
+        "{}",
+        handles.describe()
+    );
+    let counters: Arc<dyn Counters> = Arc::new(BatchedCounters::new(handles.counters.clone()));
+    router_over(counters, a, a_rpm)
+}
+
+fn router_over(counters: Arc<dyn Counters>, a: Arc<dyn Provider>, a_rpm: Option<u64>) -> Router {
     Router::builder()
         .deployment("m", a, limits("a", 1, a_rpm))
         .deployment(
@@ -194,5 +224,82 @@ async fn one_routers_429_cools_the_deployment_down_for_the_other() {
         a_cd.is_some_and(|cd| cd > Duration::from_secs(20)),
         "{usage:?}"
     );
+    rs::cleanup(&prefix).await;
+}
+
+/// Long enough for another instance's batched usage to reach Redis and for this
+/// instance's reused snapshot to go stale.
+const SHARED_LAG: Duration = Duration::from_millis(3 * SNAPSHOT_REUSE.as_millis() as u64);
+
+#[tokio::test]
+async fn on_the_servers_stack_two_routers_share_a_deployments_rpm() {
+    let prefix = rs::prefix();
+    let a: Arc<dyn Provider> = Arc::new(MockProvider::fixed("a", "from a"));
+    let one = server_router(&prefix, a.clone(), Some(3)).await;
+    let two = server_router(&prefix, a, Some(3)).await;
+
+    // A quick burst on one instance: its own unsent requests count at once.
+    for _ in 0..3 {
+        assert_eq!(ask(&one).await, "from a");
+    }
+    assert_eq!(
+        ask(&one).await,
+        "from b",
+        "a's rpm of 3 held inside one instance"
+    );
+    // The other instance sees them once sent.
+    tokio::time::sleep(SHARED_LAG).await;
+    assert_eq!(ask(&two).await, "from b");
+    assert_eq!(ask(&one).await, "from b");
+
+    // Split across the two: 2 on one, then 1 on two, and `a` is full for both.
+    let prefix2 = rs::prefix();
+    let a: Arc<dyn Provider> = Arc::new(MockProvider::fixed("a", "from a"));
+    let one = server_router(&prefix2, a.clone(), Some(3)).await;
+    let two = server_router(&prefix2, a, Some(3)).await;
+    assert_eq!(ask(&one).await, "from a");
+    assert_eq!(ask(&one).await, "from a");
+    tokio::time::sleep(SHARED_LAG).await;
+    assert_eq!(ask(&two).await, "from a");
+    assert_eq!(ask(&two).await, "from b");
+    tokio::time::sleep(SHARED_LAG).await;
+    assert_eq!(ask(&one).await, "from b");
+    let s = RedisCounters::new(rs::pool(), &prefix2)
+        .snapshot(&["a"])
+        .await
+        .unwrap();
+    assert_eq!(s[0].requests, 3, "Redis holds every request, counted once");
+
+    tokio::time::sleep(SHARED_LAG).await;
+    rs::cleanup(&prefix).await;
+    rs::cleanup(&prefix2).await;
+}
+
+#[tokio::test]
+async fn on_the_servers_stack_one_routers_429_cools_the_deployment_down_for_the_other() {
+    let prefix = rs::prefix();
+    let throttled = server_router(&prefix, Arc::new(AlwaysThrottled), None).await;
+    let healthy = server_router(&prefix, Arc::new(MockProvider::fixed("a", "from a")), None).await;
+    assert_eq!(ask(&healthy).await, "from a");
+    // On the first router `a` answers 429: it cools down and `b` answers.
+    assert_eq!(ask(&throttled).await, "from b");
+    let own = throttled.usage().await;
+    assert!(
+        own.iter().any(|(id, u)| id == "a" && u.cooldown.is_some()),
+        "the instance that saw the 429 knows at once: {own:?}"
+    );
+    // The second router sees the cooldown within the snapshot reuse and avoids `a`.
+    tokio::time::sleep(SHARED_LAG).await;
+    assert_eq!(ask(&healthy).await, "from b");
+    let usage = healthy.usage().await;
+    let a_cd = usage
+        .iter()
+        .find(|(id, _)| id == "a")
+        .and_then(|(_, u)| u.cooldown);
+    assert!(
+        a_cd.is_some_and(|cd| cd > Duration::from_secs(20)),
+        "{usage:?}"
+    );
+    tokio::time::sleep(SHARED_LAG).await;
     rs::cleanup(&prefix).await;
 }

@@ -17,6 +17,8 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     pub log: mpsc::Receiver<String>,
+    /// The log lines printed before "ready" (start-up: which backends are used).
+    pub startup_log: Vec<String>,
 }
 
 impl Server {
@@ -68,6 +70,7 @@ impl Server {
                             dir,
                             config_path,
                             log: rx,
+                            startup_log: seen,
                         };
                     }
                     seen.push(line);
@@ -106,6 +109,14 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// The start-up log line (before "ready") containing `needle`.
+    pub fn startup_line(&self, needle: &str) -> Option<&str> {
+        self.startup_log
+            .iter()
+            .find(|l| l.contains(needle))
+            .map(String::as_str)
     }
 
     /// Log lines received so far (non-blocking), waiting up to `wait` for one containing `needle`.

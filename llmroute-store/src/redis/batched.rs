@@ -18,11 +18,38 @@ pub const SNAPSHOT_REUSE: Duration = Duration::from_millis(50);
 /// [`SNAPSHOT_REUSE`] (with cooldowns aged by the time passed); failures and cooldowns
 /// go straight through and drop the reused snapshots, so this instance sees its own at
 /// once and other instances within [`SNAPSHOT_REUSE`].
+///
+/// Every snapshot returned, reused or fresh, includes this instance's own usage that
+/// the snapshot from the shared counters may not hold yet (not sent, or sent after the
+/// snapshot was asked for), so one instance never overshoots a deployment's rpm / tpm
+/// however fast its requests come; other instances' usage is seen within
+/// [`SNAPSHOT_REUSE`] plus one flush.
 pub struct BatchedCounters {
     inner: Arc<dyn Counters>,
-    recent: Mutex<HashMap<String, (Instant, Vec<UsageSnapshot>)>>,
-    pending: Arc<Mutex<HashMap<String, (u64, u64)>>>,
+    /// Snapshots by deployment list: when taken, what the shared counters said, and
+    /// this instance's usage already confirmed sent when it was asked for.
+    recent: Mutex<HashMap<String, Recent>>,
+    usage: Arc<Mutex<HashMap<String, Local>>>,
     flush_scheduled: Arc<AtomicBool>,
+}
+
+/// A snapshot kept for reuse.
+struct Recent {
+    taken: Instant,
+    snapshot: Vec<UsageSnapshot>,
+    /// Per deployment, `Local::sent` when the snapshot was asked for.
+    sent_before: Vec<(u64, u64)>,
+}
+
+/// This instance's usage of one deployment (requests, tokens), running totals.
+#[derive(Default, Clone, Copy)]
+struct Local {
+    /// Everything added here.
+    added: (u64, u64),
+    /// Taken by a flush (sent or being sent).
+    taken: (u64, u64),
+    /// Sent, the shared counters' call returned.
+    sent: (u64, u64),
 }
 
 impl BatchedCounters {
@@ -31,13 +58,17 @@ impl BatchedCounters {
         BatchedCounters {
             inner,
             recent: Mutex::new(HashMap::new()),
-            pending: Arc::new(Mutex::new(HashMap::new())),
+            usage: Arc::new(Mutex::new(HashMap::new())),
             flush_scheduled: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    fn recent(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Vec<UsageSnapshot>)>> {
+    fn recent(&self) -> std::sync::MutexGuard<'_, HashMap<String, Recent>> {
         self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn usage(&self) -> std::sync::MutexGuard<'_, HashMap<String, Local>> {
+        lock_usage(&self.usage)
     }
 
     /// Sends the usage added up since the last flush, one call per deployment.
@@ -45,51 +76,100 @@ impl BatchedCounters {
         if self.flush_scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (inner, pending, scheduled) = (
+        let (inner, usage, scheduled) = (
             self.inner.clone(),
-            self.pending.clone(),
+            self.usage.clone(),
             self.flush_scheduled.clone(),
         );
         tokio::spawn(async move {
             tokio::time::sleep(SNAPSHOT_REUSE).await;
             scheduled.store(false, Ordering::Release);
-            let batch: Vec<(String, (u64, u64))> = pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .drain()
+            let batch: Vec<(String, (u64, u64))> = lock_usage(&usage)
+                .iter_mut()
+                .filter(|(_, l)| l.added != l.taken)
+                .map(|(d, l)| {
+                    let delta = (l.added.0 - l.taken.0, l.added.1 - l.taken.1);
+                    l.taken = l.added;
+                    (d.clone(), delta)
+                })
                 .collect();
             for (deployment, (requests, tokens)) in batch {
                 if let Err(e) = inner.add_usage(&deployment, requests, tokens).await {
                     tracing::debug!(deployment = %deployment, error = %e, "counting usage in Redis failed");
                 }
+                // Counted as sent even when it failed: the shared counters (with their
+                // in-process fallback) are then as good as they get.
+                if let Some(l) = lock_usage(&usage).get_mut(&deployment) {
+                    l.sent.0 += requests;
+                    l.sent.1 += tokens;
+                }
             }
         });
     }
+
+    /// `snapshot` plus this instance's usage not yet confirmed sent when it was asked.
+    fn with_own_usage(
+        &self,
+        deployments: &[&str],
+        snapshot: &[UsageSnapshot],
+        sent_before: &[(u64, u64)],
+        age: Duration,
+    ) -> Vec<UsageSnapshot> {
+        let usage = self.usage();
+        snapshot
+            .iter()
+            .zip(deployments)
+            .zip(sent_before)
+            .map(|((s, d), before)| {
+                let added = usage.get(*d).map_or((0, 0), |l| l.added);
+                UsageSnapshot {
+                    requests: s.requests + added.0.saturating_sub(before.0),
+                    tokens: s.tokens + added.1.saturating_sub(before.1),
+                    cooldown: s
+                        .cooldown
+                        .and_then(|c| c.checked_sub(age))
+                        .filter(|c| !c.is_zero()),
+                }
+            })
+            .collect()
+    }
+}
+
+fn lock_usage(
+    usage: &Mutex<HashMap<String, Local>>,
+) -> std::sync::MutexGuard<'_, HashMap<String, Local>> {
+    usage.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[async_trait::async_trait]
 impl Counters for BatchedCounters {
     async fn snapshot(&self, deployments: &[&str]) -> llmroute_core::Result<Vec<UsageSnapshot>> {
         let key = deployments.join("\n");
-        if let Some((taken, snapshot)) = self.recent().get(&key) {
-            let age = taken.elapsed();
-            if age < SNAPSHOT_REUSE {
-                let aged = snapshot
-                    .iter()
-                    .map(|s| UsageSnapshot {
-                        cooldown: s
-                            .cooldown
-                            .and_then(|c| c.checked_sub(age))
-                            .filter(|c| !c.is_zero()),
-                        ..*s
-                    })
-                    .collect();
-                return Ok(aged);
-            }
+        let reused = self.recent().get(&key).and_then(|r| {
+            let age = r.taken.elapsed();
+            (age < SNAPSHOT_REUSE).then(|| (age, r.snapshot.clone(), r.sent_before.clone()))
+        });
+        if let Some((age, snapshot, sent_before)) = reused {
+            return Ok(self.with_own_usage(deployments, &snapshot, &sent_before, age));
         }
+        let sent_before: Vec<(u64, u64)> = {
+            let usage = self.usage();
+            deployments
+                .iter()
+                .map(|d| usage.get(*d).map_or((0, 0), |l| l.sent))
+                .collect()
+        };
         let fresh = self.inner.snapshot(deployments).await?;
-        self.recent().insert(key, (Instant::now(), fresh.clone()));
-        Ok(fresh)
+        let out = self.with_own_usage(deployments, &fresh, &sent_before, Duration::ZERO);
+        self.recent().insert(
+            key,
+            Recent {
+                taken: Instant::now(),
+                snapshot: fresh,
+                sent_before,
+            },
+        );
+        Ok(out)
     }
 
     async fn add_usage(
@@ -99,10 +179,10 @@ impl Counters for BatchedCounters {
         tokens: u64,
     ) -> llmroute_core::Result<()> {
         {
-            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = pending.entry(deployment.to_string()).or_default();
-            entry.0 += requests;
-            entry.1 += tokens;
+            let mut usage = self.usage();
+            let entry = usage.entry(deployment.to_string()).or_default();
+            entry.added.0 += requests;
+            entry.added.1 += tokens;
         }
         self.schedule_flush();
         Ok(())
@@ -169,6 +249,42 @@ mod tests {
             (s[0].requests, s[0].tokens, s[1].requests, s[1].tokens),
             (100, 1000, 1, 5)
         );
+    }
+
+    #[tokio::test]
+    async fn own_unsent_usage_is_in_every_snapshot_and_never_counted_twice() {
+        let counted = Arc::new(Counted::default());
+        let shared = BatchedCounters::new(counted.clone());
+        counted
+            .inner
+            .add_usage("a", 2, 20)
+            .await
+            .expect("another instance");
+        let first = shared.snapshot(&["a", "b"]).await.expect("snapshot");
+        assert_eq!((first[0].requests, first[0].tokens), (2, 20));
+        shared.add_usage("a", 1, 0).await.expect("add");
+        shared.add_usage("a", 0, 7).await.expect("add");
+        shared.add_usage("b", 1, 0).await.expect("add");
+        let reused = shared.snapshot(&["a", "b"]).await.expect("snapshot");
+        assert_eq!(counted.snapshots.load(Ordering::SeqCst), 1, "reused");
+        assert_eq!(
+            (reused[0].requests, reused[0].tokens, reused[1].requests),
+            (3, 27, 1),
+            "the reused snapshot counts this instance's unsent usage"
+        );
+        // A fresh one from the shared counters, before the flush: still counted.
+        let other_order = shared.snapshot(&["b", "a"]).await.expect("snapshot");
+        assert_eq!((other_order[0].requests, other_order[1].requests), (1, 3));
+
+        // After the flush the shared counters hold it: counted once, reused or fresh.
+        tokio::time::sleep(SNAPSHOT_REUSE * 2).await;
+        let fresh = shared.snapshot(&["a", "b"]).await.expect("snapshot");
+        assert_eq!(
+            (fresh[0].requests, fresh[0].tokens, fresh[1].requests),
+            (3, 27, 1)
+        );
+        let reused = shared.snapshot(&["a", "b"]).await.expect("snapshot");
+        assert_eq!((reused[0].requests, reused[1].requests), (3, 1));
     }
 
     #[tokio::test]
