@@ -279,7 +279,7 @@ async fn logs_insert_once_and_feed_spend(store: Arc<dyn Store>) {
 }
 
 async fn logs_filter_and_page(store: Arc<dyn Store>) {
-    let batch: Vec<_> = (0..7)
+    let batch: Vec<_> = (0u64..7)
         .map(|i| {
             record(
                 &format!("req-{i}"),
