@@ -25,6 +25,10 @@ pub struct ClientOptions {
     pub pool_max_idle_per_host: usize,
     /// TCP keep-alive interval (default 30 s).
     pub tcp_keepalive: Duration,
+    /// Speak HTTP/2 from the first byte over plain `http://` (h2c), for an upstream such
+    /// as a local gateway that expects it (default off). Over `https://`, as with Azure,
+    /// HTTP/2 is negotiated in the TLS handshake without this.
+    pub http2_prior_knowledge: bool,
 }
 
 impl Default for ClientOptions {
@@ -35,6 +39,7 @@ impl Default for ClientOptions {
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 256,
             tcp_keepalive: Duration::from_secs(30),
+            http2_prior_knowledge: false,
         }
     }
 }
@@ -53,7 +58,11 @@ impl AzureClient {
 
     /// A client with the given options.
     pub fn with_options(opts: &ClientOptions) -> Result<AzureClient, Error> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if opts.http2_prior_knowledge {
+            builder = builder.http2_prior_knowledge();
+        }
+        let http = builder
             .use_rustls_tls()
             .connect_timeout(opts.connect_timeout)
             .read_timeout(opts.read_timeout)

@@ -188,6 +188,36 @@ fn a_wrong_type_names_the_exact_path() {
 }
 
 #[test]
+fn entra_credentials_load_from_litellm_params_and_need_all_three() {
+    let yaml = "model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: azure/d\n      \
+                api_base: https://r.openai.azure.com\n      tenant_id: os.environ/AZURE_TENANT_ID\n      \
+                client_id: app-id\n      client_secret: os.environ/AZURE_CLIENT_SECRET\n      \
+                azure_ad_token_url: http://127.0.0.1:9/token\n";
+    let env = env(&[
+        ("AZURE_TENANT_ID", "tenant-1"),
+        ("AZURE_CLIENT_SECRET", "s3cret"),
+    ]);
+    let cfg = Config::from_yaml(yaml, "c.yaml", &env).expect("loads");
+    let entra = cfg.models[0].entra.as_ref().expect("Entra credentials");
+    assert_eq!(
+        (entra.tenant_id.as_str(), entra.client_id.as_str()),
+        ("tenant-1", "app-id")
+    );
+    assert_eq!(entra.client_secret.expose(), "s3cret");
+    assert_eq!(entra.token_url.as_deref(), Some("http://127.0.0.1:9/token"));
+    assert!(cfg.models[0].api_key.is_none());
+
+    let two_of_three = yaml.replace("      client_id: app-id\n", "");
+    let err = Config::from_yaml(&two_of_three, "c.yaml", &env).expect_err("needs all three");
+    assert_eq!(err.path, "model_list[0].litellm_params.tenant_id");
+    assert!(
+        err.message
+            .contains("all three of tenant_id, client_id and client_secret"),
+        "{err}"
+    );
+}
+
+#[test]
 fn azure_without_api_base_says_what_to_set() {
     let yaml =
         "model_list:\n  - model_name: gpt-4o\n    litellm_params: {model: azure/d, api_key: k}\n";

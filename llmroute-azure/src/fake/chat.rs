@@ -174,6 +174,7 @@ pub(crate) async fn handle(state: &State, route: Route<'_>, parts: &Parts, body:
             .map_or_else(|| parts.uri.path().to_string(), |p| p.to_string()),
         headers: parts.headers.clone(),
         body: body.clone(),
+        version: parts.version,
     });
     let probe = serde_json::from_slice::<Probe<'_>>(&body);
     let deployment: Option<&str> = match (&route, &probe) {

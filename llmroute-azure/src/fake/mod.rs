@@ -180,6 +180,8 @@ pub struct RecordedRequest {
     pub headers: http::HeaderMap,
     /// The body bytes.
     pub body: Bytes,
+    /// The HTTP version it came over.
+    pub version: http::Version,
 }
 
 impl RecordedRequest {
