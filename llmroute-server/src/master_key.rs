@@ -34,7 +34,17 @@ pub fn resolve(
         Ok(text) if !text.trim().is_empty() => {
             return Ok((Secret::new(text.trim()), MasterKeySource::File(path)))
         }
-        Ok(_) => {}
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the master key file {} is empty (a write that failed, or a mount that is \
+                     not there yet?); put the key in it, or delete it to have a new one created, \
+                     or set general_settings.master_key",
+                    path.display()
+                ),
+            ))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(with_path(e, &path, "reading")),
     }
@@ -99,6 +109,23 @@ mod tests {
         assert_eq!(
             (configured.expose(), source),
             ("sk-cfg", MasterKeySource::Config)
+        );
+    }
+
+    #[test]
+    fn an_empty_key_file_is_a_clear_error_not_a_crash_or_a_new_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("master_key"), "\n").expect("write");
+        let err = resolve(None, dir.path()).expect_err("empty file");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("is empty") && msg.contains("delete it"),
+            "{msg}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("master_key")).expect("kept"),
+            "\n",
+            "the file is left as it was"
         );
     }
 }
