@@ -60,12 +60,16 @@ pub async fn run(args: ServerArgs) -> Result<(), StartError> {
 }
 
 fn announce_master_key(gw: &Gateway) {
+    // Paths are made absolute, so the line is useful wherever it is read (container
+    // logs, a service started from another folder).
+    let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     match &gw.master_key_source {
         MasterKeySource::Config => tracing::info!("master key: from general_settings.master_key"),
         MasterKeySource::File(path) => {
-            tracing::info!(path = %path.display(), "master key: read from file")
+            tracing::info!(path = %absolute(path).display(), "master key: read from file")
         }
         MasterKeySource::Created(path) => {
+            let path = absolute(path);
             tracing::warn!(path = %path.display(), "no master key configured: created one and stored it (mode 0600)");
             eprintln!(
                 "llmroute: no master key was configured, so one was created and stored in {} (readable by you only).\n\

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -29,23 +29,56 @@ impl Server {
 
     /// Starts the binary with extra environment variables.
     pub fn start_with(yaml: &str, env: &[(&str, &str)]) -> Server {
+        Self::start_opts(yaml, "json", env)
+    }
+
+    /// Starts the binary with `yaml` as its config file, logging in `log_format`
+    /// (`json` or `pretty`), with extra environment variables.
+    pub fn start_opts(yaml: &str, log_format: &str, env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("config.yaml");
         std::fs::write(&config_path, yaml).expect("write config");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_llmroute-server"));
         cmd.arg("--config")
             .arg(&config_path)
-            .args(["--host", "127.0.0.1", "--port", "0", "--log-format", "json"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--log-format",
+                log_format,
+            ])
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .env_remove("LLMROUTE_CONFIG_YAML")
             .env_remove("DATABASE_URL")
-            .env_remove("REDIS_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .env_remove("REDIS_URL");
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Self::spawn(cmd, dir, config_path)
+    }
+
+    /// Starts the binary with no config at all: an empty environment plus `env`, no
+    /// `--config`, no `--data-dir`, run in `cwd` (so the default data folder
+    /// `./.llmroute/` lands there); only `--host 127.0.0.1 --port 0` and `args` are given.
+    /// `self.dir` is an unused temp dir and `self.config_path` does not exist.
+    pub fn start_bare(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config_path = dir.path().join("no-config.yaml");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_llmroute-server"));
+        cmd.env_clear()
+            .current_dir(cwd)
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(args)
+            .envs(env.iter().copied());
+        Self::spawn(cmd, dir, config_path)
+    }
+
+    /// Spawns `cmd` with stderr captured and waits (20 s at most) for its ready line.
+    fn spawn(mut cmd: Command, dir: tempfile::TempDir, config_path: PathBuf) -> Server {
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn llmroute-server");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
@@ -61,9 +94,7 @@ impl Server {
             match rx.recv_timeout(Duration::from_secs(20)) {
                 Ok(line) => {
                     if line.contains("llmroute-server ready") {
-                        let v: serde_json::Value =
-                            serde_json::from_str(&line).expect("json log line");
-                        let addr = v["address"].as_str().expect("address").to_string();
+                        let addr = ready_address(&line);
                         return Server {
                             child,
                             base: format!("http://{addr}"),
@@ -131,6 +162,37 @@ impl Server {
             }
         }
     }
+
+    /// Every log line not yet received, up to the end of stderr (the process has
+    /// exited, or exits within `wait`). Panics if stderr is still open after `wait`.
+    pub fn rest_of_log(&self, wait: Duration) -> Vec<String> {
+        let deadline = std::time::Instant::now() + wait;
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return lines,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "stderr still open after {wait:?}; lines so far:\n{}",
+                        lines.join("\n")
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// The listening address in the ready line, JSON (`"address":"…"`) or pretty (`address=…`).
+fn ready_address(line: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+        return v["address"].as_str().expect("address").to_string();
+    }
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("address="))
+        .unwrap_or_else(|| panic!("no address in the ready line: {line}"))
+        .to_string()
 }
 
 impl Drop for Server {

@@ -1,0 +1,218 @@
+//! The binary with no config at all: the embedded defaults, the generated master key in
+//! `./.llmroute/`, the README's first requests, and `gpt-4o` from the `AZURE_*` variables.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use llmroute_azure::fake::{FakeAzure, FakeConfig};
+use serde_json::Value;
+
+/// The generated key, read as the README says: `KEY=$(cat .llmroute/master_key)`.
+fn key_in(cwd: &Path) -> String {
+    std::fs::read_to_string(cwd.join(".llmroute/master_key"))
+        .expect("the master key file")
+        .trim()
+        .to_string()
+}
+
+async fn get(server: &Server, path: &str, key: Option<&str>) -> reqwest::Response {
+    let req = client().get(server.url(path));
+    let req = match key {
+        Some(k) => req.bearer_auth(k),
+        None => req,
+    };
+    req.send().await.expect("GET")
+}
+
+async fn chat(server: &Server, key: Option<&str>, body: &Value) -> reqwest::Response {
+    let req = client().post(server.url("/v1/chat/completions")).json(body);
+    let req = match key {
+        Some(k) => req.bearer_auth(k),
+        None => req,
+    };
+    req.send().await.expect("POST chat")
+}
+
+fn model_ids(v: &Value) -> Vec<String> {
+    v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_config_starts_with_a_generated_key_and_answers_the_readme_requests() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start_bare(cwd.path(), &[], &[]);
+
+    // The key file: created in ./.llmroute/, owner-only, and the log says where.
+    let key_file = cwd.path().join(".llmroute/master_key");
+    let key = key_in(cwd.path());
+    assert!(key.starts_with("sk-") && key.len() > 20, "{key}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "mode {:o}", mode & 0o777);
+    }
+    let created = server
+        .startup_line("created one and stored it")
+        .unwrap_or_else(|| panic!("no 'created' line in:\n{}", server.startup_log.join("\n")));
+    let v: Value = serde_json::from_str(created).expect("the default log format is JSON");
+    let logged = Path::new(v["path"].as_str().expect("path"));
+    assert!(
+        logged.is_absolute(),
+        "the logged path works from any folder: {logged:?}"
+    );
+    assert_eq!(
+        logged.canonicalize().expect("the logged path exists"),
+        key_file.canonicalize().expect("key file")
+    );
+    assert!(
+        !server.startup_log.iter().any(|l| l.contains(&key)),
+        "the key itself is never printed"
+    );
+    // The embedded store: a SQLite file in the same folder.
+    assert!(cwd.path().join(".llmroute/llmroute.db").is_file());
+
+    // The README's requests.
+    let health = get(&server, "/health", None).await;
+    assert_eq!(health.status(), 200);
+    let health: Value = health.json().await.expect("json");
+    assert_eq!(health["status"], "healthy");
+
+    let models = get(&server, "/v1/models", Some(&key)).await;
+    assert_eq!(models.status(), 200);
+    let models: Value = models.json().await.expect("json");
+    assert_eq!(
+        model_ids(&models),
+        vec!["mock"],
+        "no AZURE_* set: mock only"
+    );
+
+    let body =
+        serde_json::json!({"model": "mock", "messages": [{"role": "user", "content": "Hello!"}]});
+    let resp = chat(&server, Some(&key), &body).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.expect("json");
+    assert!(
+        v["choices"][0]["message"]["content"]
+            .as_str()
+            .is_some_and(|t| t.contains("Hello!")),
+        "the mock echoes the message: {v}"
+    );
+
+    let mut stream_body = body.clone();
+    stream_body["stream"] = Value::Bool(true);
+    let resp = chat(&server, Some(&key), &stream_body).await;
+    assert_eq!(resp.status(), 200);
+    let events = sse_events(&resp.text().await.expect("body"));
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("[DONE]"),
+        "{events:?}"
+    );
+    assert!(events.len() >= 2, "{events:?}");
+
+    // Never open: no key, or a wrong one, is refused.
+    let (status, err) = error_of(chat(&server, None, &body).await).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (401, Some("missing_api_key"))
+    );
+    let (status, _) = error_of(get(&server, "/v1/models", None).await).await;
+    assert_eq!(status, 401);
+    let (status, err) = error_of(chat(&server, Some("sk-not-the-key"), &body).await).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (401, Some("invalid_api_key"))
+    );
+
+    // A restart in the same folder reuses the key file.
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+    let again = Server::start_bare(cwd.path(), &[], &[]);
+    assert_eq!(key_in(cwd.path()), key, "the file is not rewritten");
+    assert!(
+        again.startup_line("master key: read from file").is_some(),
+        "{}",
+        again.startup_log.join("\n")
+    );
+    assert!(again.startup_line("created one").is_none());
+    let resp = chat(&again, Some(&key), &body).await;
+    assert_eq!(resp.status(), 200, "the same key works after the restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_variables_add_gpt_4o_through_the_configured_deployment() {
+    let upstream_key = "azure-key-from-env-7f3a9c";
+    let fake = FakeAzure::start(FakeConfig {
+        deployments: vec!["my-gpt4o".to_string()],
+        api_key: upstream_key.to_string(),
+        response_text: "answered by the fake Azure".to_string(),
+        ..FakeConfig::default()
+    })
+    .await
+    .expect("fake");
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let base = fake.base_url();
+    let server = Server::start_bare(
+        cwd.path(),
+        &[],
+        &[
+            ("AZURE_API_BASE", base.as_str()),
+            ("AZURE_API_KEY", upstream_key),
+            ("AZURE_DEPLOYMENT", "my-gpt4o"),
+        ],
+    );
+    let key = key_in(cwd.path());
+
+    let models: Value = get(&server, "/v1/models", Some(&key))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(model_ids(&models), vec!["gpt-4o", "mock"]);
+
+    let resp = chat(&server, Some(&key), &chat_body("gpt-4o", "Hello!", false)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()
+            .get("x-llmroute-model-group")
+            .and_then(|h| h.to_str().ok()),
+        Some("gpt-4o")
+    );
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "answered by the fake Azure"
+    );
+    assert_eq!(fake.calls_for("my-gpt4o"), 1);
+    let sent = fake.last_request().expect("the fake saw the request");
+    assert!(
+        sent.path.contains("/deployments/my-gpt4o/"),
+        "{}",
+        sent.path
+    );
+    assert_eq!(
+        sent.headers.get("api-key").and_then(|h| h.to_str().ok()),
+        Some(upstream_key),
+        "the gateway sends the configured Azure key"
+    );
+    assert!(
+        sent.headers.get("authorization").is_none(),
+        "the caller's key is not passed upstream"
+    );
+    let resp = chat(&server, Some(&key), &chat_body("gpt-4o", "Hello!", true)).await;
+    let events = sse_events(&resp.text().await.expect("body"));
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    assert_eq!(fake.calls_for("my-gpt4o"), 2);
+}
