@@ -24,9 +24,14 @@ pub(crate) struct Canned {
     pub completion: Bytes,
     /// `x-ratelimit-remaining-requests`, `x-ratelimit-remaining-tokens`, `x-ms-region`.
     pub headers: (HeaderValue, HeaderValue, HeaderValue),
+    /// `created` of every answer (Unix seconds at start).
+    pub created: u64,
 }
 
-fn severity_safe() -> Value {
+/// The completion id every answer carries.
+pub(crate) const COMPLETION_ID: &str = "chatcmpl-FakeAzure0000000000000000001";
+
+pub(crate) fn severity_safe() -> Value {
     json!({
         "hate": {"filtered": false, "severity": "safe"},
         "self_harm": {"filtered": false, "severity": "safe"},
@@ -35,13 +40,14 @@ fn severity_safe() -> Value {
     })
 }
 
-fn prompt_filter_results() -> Value {
+pub(crate) fn prompt_filter_results() -> Value {
     let mut results = severity_safe();
     results["jailbreak"] = json!({"filtered": false, "detected": false});
     json!([{"prompt_index": 0, "content_filter_results": results}])
 }
 
-fn event(value: &Value) -> Vec<u8> {
+/// `data: <json>\n\n`.
+pub(crate) fn event(value: &Value) -> Vec<u8> {
     let mut out = b"data: ".to_vec();
     out.extend_from_slice(value.to_string().as_bytes());
     out.extend_from_slice(b"\n\n");
@@ -54,7 +60,7 @@ impl Canned {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let id = "chatcmpl-FakeAzure0000000000000000001";
+        let id = COMPLETION_ID;
         let words: Vec<&str> = cfg.response_text.split_inclusive(' ').collect();
         let words = if words.is_empty() { vec![""] } else { words };
         let n = if cfg.stream_chunks == 0 {
@@ -64,23 +70,9 @@ impl Canned {
         };
         let pieces: Vec<&str> = (0..n).map(|i| words[i % words.len()]).collect();
         let text: String = pieces.concat();
-        let usage = json!({
-            "completion_tokens": n,
-            "completion_tokens_details": {"accepted_prediction_tokens": 0, "audio_tokens": 0, "reasoning_tokens": 0, "rejected_prediction_tokens": 0},
-            "prompt_tokens": cfg.prompt_tokens,
-            "prompt_tokens_details": {"audio_tokens": 0, "cached_tokens": 0},
-            "total_tokens": cfg.prompt_tokens + n as u64
-        });
-        let chunk = |choice: Value| {
-            json!({
-                "choices": [choice], "created": created, "id": id, "model": cfg.model,
-                "object": "chat.completion.chunk", "system_fingerprint": "fp_fake", "usage": null
-            })
-        };
-        let mut events = vec![event(&json!({
-            "choices": [], "created": 0, "id": "", "model": "", "object": "",
-            "prompt_filter_results": prompt_filter_results()
-        }))];
+        let usage = usage(cfg, n as u64);
+        let chunk = |choice: Value| chunk(created, &cfg.model, choice);
+        let mut events = vec![annotation_event()];
         events.push(event(&chunk(json!({
             "content_filter_results": {},
             "delta": {"content": "", "refusal": null, "role": "assistant"},
@@ -96,10 +88,7 @@ impl Canned {
         events.push(event(&chunk(json!({
             "content_filter_results": {}, "delta": {}, "finish_reason": "stop", "index": 0, "logprobs": null
         }))));
-        let usage_event = event(&json!({
-            "choices": [], "created": created, "id": id, "model": cfg.model,
-            "object": "chat.completion.chunk", "system_fingerprint": "fp_fake", "usage": usage
-        }));
+        let usage_event = usage_event(created, &cfg.model, usage.clone());
         let done_event = b"data: [DONE]\n\n".to_vec();
         let without: Vec<u8> = events
             .iter()
@@ -137,8 +126,44 @@ impl Canned {
                 HeaderValue::from(cfg.remaining_tokens),
                 HeaderValue::from_str(&cfg.region).unwrap_or(HeaderValue::from_static("eastus")),
             ),
+            created,
         }
     }
+}
+
+/// Azure's `usage` for `completion` tokens.
+pub(crate) fn usage(cfg: &FakeConfig, completion: u64) -> Value {
+    json!({
+        "completion_tokens": completion,
+        "completion_tokens_details": {"accepted_prediction_tokens": 0, "audio_tokens": 0, "reasoning_tokens": 0, "rejected_prediction_tokens": 0},
+        "prompt_tokens": cfg.prompt_tokens,
+        "prompt_tokens_details": {"audio_tokens": 0, "cached_tokens": 0},
+        "total_tokens": cfg.prompt_tokens + completion
+    })
+}
+
+/// A `chat.completion.chunk` with one choice.
+pub(crate) fn chunk(created: u64, model: &str, choice: Value) -> Value {
+    json!({
+        "choices": [choice], "created": created, "id": COMPLETION_ID, "model": model,
+        "object": "chat.completion.chunk", "system_fingerprint": "fp_fake", "usage": null
+    })
+}
+
+/// Azure's first event: prompt filter results, no choices, empty `id` and `object`.
+pub(crate) fn annotation_event() -> Vec<u8> {
+    event(&json!({
+        "choices": [], "created": 0, "id": "", "model": "", "object": "",
+        "prompt_filter_results": prompt_filter_results()
+    }))
+}
+
+/// The usage chunk (`choices: []`), sent when `stream_options.include_usage` was asked.
+pub(crate) fn usage_event(created: u64, model: &str, usage: Value) -> Vec<u8> {
+    event(&json!({
+        "choices": [], "created": created, "id": COMPLETION_ID, "model": model,
+        "object": "chat.completion.chunk", "system_fingerprint": "fp_fake", "usage": usage
+    }))
 }
 
 /// `{"error":{"code":…,"message":…}}`: Azure's gateway family.

@@ -17,6 +17,8 @@ use serde::Deserialize;
 use super::canned::{self, gateway_error, openai_error};
 use super::faults::fault_answer;
 use super::server::{azure_headers, full, json_response, Body};
+use super::tools::{self, ProbeMessage, ProbeTool, ToolCall};
+use super::tracked::tracked;
 use super::{Fault, RecordedRequest, State};
 use crate::version::{ApiVersion, Feature};
 
@@ -87,12 +89,10 @@ struct Probe<'a> {
     parallel_tool_calls: Option<IgnoredAny>,
     #[serde(borrow, default)]
     response_format: Option<ProbeFormat<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ProbeMessage<'a> {
-    #[serde(borrow)]
-    role: Cow<'a, str>,
+    #[serde(borrow, default)]
+    tools: Option<Vec<ProbeTool<'a>>>,
+    #[serde(default)]
+    tool_choice: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -231,6 +231,10 @@ pub(crate) async fn handle(state: &State, route: Route<'_>, parts: &Parts, body:
     if let Some(outcome) = validate(state, probe, &version) {
         return outcome;
     }
+    let call = match tools::forced_call(state, probe.tools.as_deref(), probe.tool_choice.as_ref()) {
+        Ok(call) => call,
+        Err(outcome) => return *outcome,
+    };
     let stream = probe.stream.unwrap_or(false);
     let usage = probe
         .stream_options
@@ -245,14 +249,15 @@ pub(crate) async fn handle(state: &State, route: Route<'_>, parts: &Parts, body:
         tokio::time::sleep(delay).await;
     }
     Outcome::Response(if stream {
-        stream_answer(state, usage, fault.as_ref())
+        stream_answer(state, usage, fault.as_ref(), call.as_ref())
     } else {
+        let body = match &call {
+            Some(call) => tools::completion(state, call),
+            None => state.canned.completion.clone(),
+        };
         let body = match fault {
-            Some(Fault::CutStream { .. }) => state
-                .canned
-                .completion
-                .slice(..state.canned.completion.len() / 2),
-            _ => state.canned.completion.clone(),
+            Some(Fault::CutStream { .. }) => body.slice(..body.len() / 2),
+            _ => body,
         };
         json_response(state, StatusCode::OK, body)
     })
@@ -285,6 +290,9 @@ fn validate(state: &State, probe: &Probe<'_>, version: &ApiVersion) -> Option<Ou
             Some(&format!("messages[{i}].role")),
             Some("invalid_value"),
         ));
+    }
+    if let Some(outcome) = tools::check_messages(state, messages) {
+        return Some(outcome);
     }
     let unrecognized = [
         (probe.stream_options.is_some(), Feature::StreamOptions),
@@ -328,22 +336,34 @@ fn validate(state: &State, probe: &Probe<'_>, version: &ApiVersion) -> Option<Ou
     None
 }
 
-fn stream_answer(state: &State, usage: bool, fault: Option<&Fault>) -> Response<Body> {
+/// A streamed answer: the text, or `call`; paced, cut or broken by `fault`. Its body
+/// counts how it ended (sent to the end, or dropped by the client).
+fn stream_answer(
+    state: &State,
+    usage: bool,
+    fault: Option<&Fault>,
+    call: Option<&ToolCall>,
+) -> Response<Body> {
     let c = &state.canned;
     let mut delay = state.cfg.chunk_delay;
     if let Some(Fault::SlowStream(d)) = fault {
         delay += *d;
     }
     let body = match fault {
-        None | Some(Fault::DelayFirstByte(_)) if delay.is_zero() => full(if usage {
-            c.stream_with_usage.clone()
-        } else {
-            c.stream_without_usage.clone()
-        }),
+        None | Some(Fault::DelayFirstByte(_)) if delay.is_zero() && call.is_none() => {
+            full(if usage {
+                c.stream_with_usage.clone()
+            } else {
+                c.stream_without_usage.clone()
+            })
+        }
         _ => {
-            let mut events: Vec<Bytes> = c.events.clone();
+            let (mut events, usage_event) = match call {
+                Some(call) => tools::stream_events(state, call),
+                None => (c.events.clone(), c.usage_event.clone()),
+            };
             if usage {
-                events.push(c.usage_event.clone());
+                events.push(usage_event);
             }
             events.push(c.done_event.clone());
             match fault {
@@ -366,7 +386,7 @@ fn stream_answer(state: &State, usage: bool, fault: Option<&Fault>) -> Response<
             paced(events, delay)
         }
     };
-    let mut resp = Response::new(body);
+    let mut resp = Response::new(tracked(body, state.streams.clone()));
     azure_headers(
         state,
         resp.headers_mut(),

@@ -28,11 +28,21 @@
 //! `x-ms-region`. Bodies are prepared once at start, so the hot path only checks and
 //! copies reference-counted bytes; that makes it usable as the benchmark upstream.
 //!
+//! Tools: a request with `tools` and a `tool_choice` that forces a call (`"required"`,
+//! or a named function) gets a `tool_calls` answer (`finish_reason: tool_calls`,
+//! arguments built from the parameter schema), whole or as tool-call deltas with the
+//! arguments split over chunks; `tool` messages must answer the calls of the assistant
+//! message before them (Azure's 400s otherwise).
+//!
+//! Every streamed answer counts how it ended: [`FakeAzure::completed_streams`] (sent to
+//! its last event) or [`FakeAzure::aborted_streams`] (the client went away first).
+//!
 //! The API other crates' tests rely on (kept stable): [`FakeAzure::start`] /
 //! [`FakeAzure::start_on`] with a [`FakeConfig`]; [`FakeAzure::base_url`] (the
 //! `api_base`), [`FakeAzure::token_url`] (the Entra `token_url`); counters
 //! [`FakeAzure::calls`], [`FakeAzure::calls_for`], [`FakeAzure::token_requests`],
-//! [`FakeAzure::connections`]; scripted faults [`FakeAzure::push_fault`],
+//! [`FakeAzure::connections`], [`FakeAzure::completed_streams`],
+//! [`FakeAzure::aborted_streams`]; scripted faults [`FakeAzure::push_fault`],
 //! [`FakeAzure::push_fault_for`], [`FakeAzure::push_faults`], [`FakeAzure::clear_faults`];
 //! and [`FakeAzure::last_request`] / [`FakeAzure::last_request_headers`]. Dropping the
 //! value stops the server.
@@ -57,6 +67,11 @@ mod chat;
 mod faults;
 mod server;
 mod token;
+mod tools;
+mod tracked;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -204,6 +219,7 @@ pub(crate) struct State {
     pub(crate) tokens: Mutex<HashMap<String, Instant>>,
     pub(crate) seq: AtomicU64,
     last: Mutex<Option<RecordedRequest>>,
+    pub(crate) streams: Arc<tracked::StreamCounters>,
 }
 
 impl State {
@@ -277,6 +293,7 @@ impl FakeAzure {
             tokens: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(0),
             last: Mutex::new(None),
+            streams: Arc::default(),
         });
         let task = tokio::spawn(server::serve(listener, state.clone()));
         Ok(FakeAzure { state, addr, task })
@@ -313,6 +330,19 @@ impl FakeAzure {
     /// TCP connections accepted so far (to check that clients reuse pooled connections).
     pub fn connections(&self) -> u64 {
         self.state.connections.load(Ordering::Relaxed)
+    }
+
+    /// Streamed answers sent to their last event (`[DONE]`, or the scripted cut or
+    /// error event of a stream fault).
+    pub fn completed_streams(&self) -> u64 {
+        self.state.streams.completed.load(Ordering::Relaxed)
+    }
+
+    /// Streamed answers whose client went away before the last event was sent: the
+    /// connection closed or failed and the response body was dropped. A proxy that
+    /// cancels its upstream call when its own caller disconnects shows up here.
+    pub fn aborted_streams(&self) -> u64 {
+        self.state.streams.aborted.load(Ordering::Relaxed)
     }
 
     /// Requests received by the token endpoint.
