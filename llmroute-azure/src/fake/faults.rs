@@ -1,12 +1,60 @@
-//! The answers of scripted faults that replace the normal answer (errors and resets).
+//! Scripted faults: what a test can make the fake do wrong, and the answers of those
+//! that replace the normal answer (errors and resets).
+
+use std::time::Duration;
 
 use http::{HeaderValue, StatusCode};
 
 use super::canned::{self, content_filter_error, gateway_error, openai_error};
 use super::chat::{bad_request, gateway, Outcome};
 use super::server::json_response;
-use super::{Fault, State};
+use super::State;
 use crate::version::ApiVersion;
+
+/// A scripted misbehaviour for one chat request (see [`FakeAzure::push_fault`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 with Azure's rate-limit message and the given headers.
+    RateLimited {
+        /// `retry-after` (seconds), if sent.
+        retry_after_secs: Option<u64>,
+        /// `retry-after-ms`, if sent.
+        retry_after_ms: Option<u64>,
+    },
+    /// 401 `{"code":"401","message":"Access denied due to invalid subscription key or wrong API endpoint…"}`.
+    Unauthorized,
+    /// 404 `{"code":"DeploymentNotFound",…}`.
+    DeploymentNotFound,
+    /// 404 `{"code":"404","message":"Resource not found"}`.
+    ResourceNotFound,
+    /// 400 content filter (`code: content_filter`, `innererror.content_filter_result`).
+    ContentFilter,
+    /// 400 `context_length_exceeded` in OpenAI's shape.
+    ContextLengthExceeded,
+    /// 408.
+    RequestTimeout,
+    /// A 5xx (500, 503, …) with an OpenAI-style `server_error` body.
+    ServerError(u16),
+    /// Wait this long before the response headers, then answer normally.
+    DelayFirstByte(Duration),
+    /// Answer normally but wait this long before each stream chunk.
+    SlowStream(Duration),
+    /// Stop the answer after this many stream events, without `[DONE]` (a non-streamed
+    /// answer is cut in the middle of its JSON).
+    CutStream {
+        /// Events sent before the cut (the annotation chunk counts).
+        after_events: usize,
+    },
+    /// Send a `data: {"error":…}` event after this many events, then close.
+    MidStreamError {
+        /// Events sent before the error.
+        after_events: usize,
+    },
+    /// Close the TCP connection with a reset, without any response.
+    ConnectionReset,
+    /// 307 Temporary Redirect to this URL (what a misconfigured proxy in front might do).
+    Redirect(String),
+}
 
 /// The answer of a fault that replaces the normal answer.
 pub(crate) fn fault_answer(state: &State, fault: &Fault, version: &ApiVersion) -> Option<Outcome> {

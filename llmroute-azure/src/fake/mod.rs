@@ -66,12 +66,15 @@ mod canned;
 mod chat;
 mod faults;
 mod server;
+mod stream;
 mod token;
 mod tools;
 mod tracked;
 
 #[cfg(test)]
 mod tests;
+
+pub use faults::Fault;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -139,51 +142,6 @@ impl Default for FakeConfig {
             remaining_tokens: 99_000,
         }
     }
-}
-
-/// A scripted misbehaviour for one chat request (see [`FakeAzure::push_fault`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    /// 429 with Azure's rate-limit message and the given headers.
-    RateLimited {
-        /// `retry-after` (seconds), if sent.
-        retry_after_secs: Option<u64>,
-        /// `retry-after-ms`, if sent.
-        retry_after_ms: Option<u64>,
-    },
-    /// 401 `{"code":"401","message":"Access denied due to invalid subscription key or wrong API endpoint…"}`.
-    Unauthorized,
-    /// 404 `{"code":"DeploymentNotFound",…}`.
-    DeploymentNotFound,
-    /// 404 `{"code":"404","message":"Resource not found"}`.
-    ResourceNotFound,
-    /// 400 content filter (`code: content_filter`, `innererror.content_filter_result`).
-    ContentFilter,
-    /// 400 `context_length_exceeded` in OpenAI's shape.
-    ContextLengthExceeded,
-    /// 408.
-    RequestTimeout,
-    /// A 5xx (500, 503, …) with an OpenAI-style `server_error` body.
-    ServerError(u16),
-    /// Wait this long before the response headers, then answer normally.
-    DelayFirstByte(Duration),
-    /// Answer normally but wait this long before each stream chunk.
-    SlowStream(Duration),
-    /// Stop the answer after this many stream events, without `[DONE]` (a non-streamed
-    /// answer is cut in the middle of its JSON).
-    CutStream {
-        /// Events sent before the cut (the annotation chunk counts).
-        after_events: usize,
-    },
-    /// Send a `data: {"error":…}` event after this many events, then close.
-    MidStreamError {
-        /// Events sent before the error.
-        after_events: usize,
-    },
-    /// Close the TCP connection with a reset, without any response.
-    ConnectionReset,
-    /// 307 Temporary Redirect to this URL (what a misconfigured proxy in front might do).
-    Redirect(String),
 }
 
 /// What the last chat request looked like, as the fake received it.
