@@ -11,7 +11,7 @@ use super::server::json_response;
 use super::State;
 use crate::version::ApiVersion;
 
-/// A scripted misbehaviour for one chat request (see [`FakeAzure::push_fault`]).
+/// A scripted misbehaviour for one chat request (see [`FakeAzure::push_fault`](super::FakeAzure::push_fault)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// 429 with Azure's rate-limit message and the given headers.
