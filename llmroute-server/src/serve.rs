@@ -83,6 +83,9 @@ fn announce_master_key(gw: &Gateway) {
 
 /// Serves connections from `listener` until `shutdown` resolves, then stops accepting
 /// and waits (up to the configured grace period) for in-flight requests and streams.
+/// When the grace period runs out, the connections left are dropped: a request cut this
+/// way is recorded with what is known (a stream's prompt and the chunks sent), as when
+/// its caller goes away. Then the pending request logs are written.
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: TcpListener,
@@ -90,6 +93,9 @@ pub async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
+    // The connection tasks, so the ones still open when the grace period ends can be
+    // dropped before the logs are flushed (finished ones are reaped as they end).
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -110,12 +116,13 @@ pub async fn serve(
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 });
             }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = &mut shutdown => break,
         }
     }
@@ -127,7 +134,17 @@ pub async fn serve(
     );
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all connections finished"),
-        _ = tokio::time::sleep(grace) => tracing::warn!("grace period over: closing the remaining connections"),
+        _ = tokio::time::sleep(grace) => {
+            tracing::warn!(
+                connections = connections.len(),
+                "grace period over: closing the remaining connections"
+            );
+            // Dropping a connection drops its handler and body, which close the request's
+            // ledger (logged, and queued for the store) before the flush below.
+            connections.abort_all();
+            let drained = async { while connections.join_next().await.is_some() {} };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drained).await;
+        }
     }
     gateway.flush().await;
 }
