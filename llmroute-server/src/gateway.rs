@@ -11,7 +11,9 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use llmroute_azure::{AzureClient, AzureProvider};
 use llmroute_core::auth::Authenticator;
-use llmroute_core::config::{Config, ConfigError, ConfigSource, DeploymentConfig, ProviderKind};
+use llmroute_core::config::{
+    Config, ConfigError, ConfigSource, DeploymentConfig, GeneralSettings, ProviderKind,
+};
 use llmroute_core::events::FanOut;
 use llmroute_core::events::RequestSink;
 use llmroute_core::limits::KeyRateLimiter;
@@ -146,10 +148,11 @@ impl Gateway {
         let key_auth = Arc::new(KeyAuth::new(
             Some(master_key),
             store.clone(),
-            KeyAuthConfig::default(),
+            key_auth_config(&routing.config.general),
         ));
         let auth: Arc<dyn Authenticator> = key_auth.clone();
-        let log_writer = LogWriter::spawn(store.clone(), LogWriterConfig::default());
+        let log_writer =
+            LogWriter::spawn(store.clone(), log_writer_config(&routing.config.general));
         let sink: Arc<dyn RequestSink> =
             Arc::new(FanOut(vec![Arc::new(LogSink), log_writer.clone()]));
         let mut metrics = Metrics::default();
@@ -218,6 +221,26 @@ impl Gateway {
     }
 }
 
+/// The key cache's timings: `general_settings.user_api_key_cache_ttl` and
+/// `key_cache_stale_seconds` where set, the store's defaults otherwise.
+pub fn key_auth_config(general: &GeneralSettings) -> KeyAuthConfig {
+    let default = KeyAuthConfig::default();
+    KeyAuthConfig {
+        fresh_ttl: general.key_cache_ttl.unwrap_or(default.fresh_ttl),
+        stale_ttl: general.key_cache_stale.unwrap_or(default.stale_ttl),
+        ..default
+    }
+}
+
+/// The request-log writer's bound: `general_settings.request_log_queue_size` where set.
+pub fn log_writer_config(general: &GeneralSettings) -> LogWriterConfig {
+    let default = LogWriterConfig::default();
+    LogWriterConfig {
+        capacity: general.request_log_queue_size.unwrap_or(default.capacity),
+        ..default
+    }
+}
+
 /// The provider of one deployment.
 pub fn make_provider(
     d: &DeploymentConfig,
@@ -281,4 +304,33 @@ fn build_routing(
         model_json,
         azure_names,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn degraded_mode_settings_reach_the_key_cache_and_the_log_writer() {
+        let unset = GeneralSettings::default();
+        let (auth, logs) = (key_auth_config(&unset), log_writer_config(&unset));
+        assert_eq!(auth.fresh_ttl, KeyAuthConfig::default().fresh_ttl);
+        assert_eq!(auth.stale_ttl, KeyAuthConfig::default().stale_ttl);
+        assert_eq!(logs.capacity, LogWriterConfig::default().capacity);
+
+        let set = GeneralSettings {
+            key_cache_ttl: Some(Duration::from_secs(3)),
+            key_cache_stale: Some(Duration::from_secs(45)),
+            request_log_queue_size: Some(7),
+            ..GeneralSettings::default()
+        };
+        let (auth, logs) = (key_auth_config(&set), log_writer_config(&set));
+        assert_eq!(auth.fresh_ttl, Duration::from_secs(3));
+        assert_eq!(auth.stale_ttl, Duration::from_secs(45));
+        assert_eq!(auth.db_timeout, KeyAuthConfig::default().db_timeout);
+        assert_eq!(logs.capacity, 7);
+        assert_eq!(logs.batch_size, LogWriterConfig::default().batch_size);
+    }
 }

@@ -98,6 +98,15 @@ pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.general.database_url != new.general.database_url {
         changed.push("general_settings.database_url");
     }
+    if old.general.key_cache_ttl != new.general.key_cache_ttl {
+        changed.push("general_settings.user_api_key_cache_ttl");
+    }
+    if old.general.key_cache_stale != new.general.key_cache_stale {
+        changed.push("general_settings.key_cache_stale_seconds");
+    }
+    if old.general.request_log_queue_size != new.general.request_log_queue_size {
+        changed.push("general_settings.request_log_queue_size");
+    }
     if old.redis.as_ref().map(|r| &r.url) != new.redis.as_ref().map(|r| &r.url) {
         changed.push("the Redis location");
     }
@@ -117,5 +126,34 @@ impl ExtraMetrics for SharedState {
             (None, Some(cache)) => cache.render_prometheus(out),
             (None, None) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(general: &str) -> Config {
+        let yaml = format!(
+            "model_list:\n  - model_name: m\n    litellm_params: {{model: mock/echo}}\ngeneral_settings: {{{general}}}\n"
+        );
+        Config::from_yaml(&yaml, "c.yaml", &|_| None).expect("config")
+    }
+
+    #[test]
+    fn a_reload_names_the_degraded_mode_settings_it_cannot_apply() {
+        let old = config("key_cache_stale_seconds: 60");
+        assert!(restart_only_changes(&old, &config("key_cache_stale_seconds: 60")).is_empty());
+        let new = config(
+            "key_cache_stale_seconds: 5, user_api_key_cache_ttl: 1, request_log_queue_size: 10",
+        );
+        assert_eq!(
+            restart_only_changes(&old, &new),
+            [
+                "general_settings.user_api_key_cache_ttl",
+                "general_settings.key_cache_stale_seconds",
+                "general_settings.request_log_queue_size"
+            ]
+        );
     }
 }

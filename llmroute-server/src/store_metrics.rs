@@ -19,8 +19,9 @@ impl ExtraMetrics for StoreMetrics {
     fn render(&self, out: &mut String) {
         let w = self.log_writer.stats();
         let a = self.key_auth.stats();
-        let lines: [(&str, &str, &str, u64); 7] = [
+        let lines: [(&str, &str, &str, u64); 8] = [
             ("llmroute_log_queue_depth", "gauge", "Request logs waiting to be written", w.queued),
+            ("llmroute_log_queue_capacity", "gauge", "Request logs held at most before new ones are dropped (general_settings.request_log_queue_size)", self.log_writer.capacity() as u64),
             ("llmroute_logs_written", "counter", "Request logs written to the database", w.written),
             ("llmroute_logs_dropped", "counter", "Request logs dropped because the queue was full", w.dropped),
             ("llmroute_log_write_failures", "counter", "Batch writes that failed and will be retried", w.failed_writes),

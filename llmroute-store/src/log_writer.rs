@@ -114,6 +114,11 @@ impl LogWriter {
         }
     }
 
+    /// Rows held at most before new ones are dropped (the configured `capacity`).
+    pub fn capacity(&self) -> usize {
+        self.shared.config.capacity
+    }
+
     /// Writes every row recorded before this call; fails (rows stay queued) if the
     /// database cannot take them right now.
     pub async fn flush(&self) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@ use serde_yaml::Value;
 
 use super::env;
 use super::error::ConfigError;
+use super::general;
 use super::raw::{RawConfig, RawModel, Unknown};
 use super::settings::*;
 use crate::cost::Price;
@@ -244,6 +245,7 @@ fn convert(
 
     let g = raw.general_settings;
     unknown_keys("general_settings.", &g.extra, &mut unsupported);
+    let degraded = general::Degraded::from_raw(&g, source)?;
     let general = GeneralSettings {
         master_key: non_empty(g.master_key).map(Secret::new),
         database_url: non_empty(g.database_url).map(Secret::new),
@@ -253,6 +255,9 @@ fn convert(
             .map(|mb| (mb * 1024.0 * 1024.0) as usize)
             .unwrap_or(16 * 1024 * 1024),
         graceful_shutdown: secs(g.graceful_shutdown_seconds).unwrap_or(Duration::from_secs(30)),
+        key_cache_ttl: degraded.key_cache_ttl,
+        key_cache_stale: degraded.key_cache_stale,
+        request_log_queue_size: degraded.log_queue_size,
     };
 
     let l = raw.litellm_settings;

@@ -7,6 +7,7 @@
 
 mod env;
 mod error;
+mod general;
 mod load;
 mod raw;
 mod settings;

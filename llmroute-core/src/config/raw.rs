@@ -96,6 +96,12 @@ pub(crate) struct RawGeneral {
     pub max_request_size_mb: Option<f64>,
     #[serde(default, deserialize_with = "number")]
     pub graceful_shutdown_seconds: Option<f64>,
+    #[serde(default, deserialize_with = "number")]
+    pub user_api_key_cache_ttl: Option<f64>,
+    #[serde(default, deserialize_with = "number")]
+    pub key_cache_stale_seconds: Option<f64>,
+    #[serde(default, deserialize_with = "number")]
+    pub request_log_queue_size: Option<f64>,
     #[serde(flatten)]
     pub extra: Unknown,
 }

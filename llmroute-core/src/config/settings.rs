@@ -148,6 +148,15 @@ pub struct GeneralSettings {
     pub max_request_bytes: usize,
     /// How long shutdown waits for in-flight requests (default 30 s).
     pub graceful_shutdown: Duration,
+    /// `user_api_key_cache_ttl`: how long a verified virtual key is trusted without
+    /// asking the database (`None`: the store's default, 10 s).
+    pub key_cache_ttl: Option<Duration>,
+    /// `key_cache_stale_seconds`: how much longer a cached virtual key is still accepted
+    /// while the database is unreachable (`None`: the store's default, 10 min).
+    pub key_cache_stale: Option<Duration>,
+    /// `request_log_queue_size`: request logs held in memory (queued or being written)
+    /// before new ones are dropped and counted (`None`: the store's default, 100 000).
+    pub request_log_queue_size: Option<usize>,
 }
 
 /// `router_settings`.
