@@ -9,12 +9,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use llmroute_core::auth::Principal;
 use llmroute_core::events::RequestRecord;
+use llmroute_core::router::AttemptFailure;
 use llmroute_core::types::Usage;
 
 use crate::gateway::{Gateway, Routing};
-use crate::metrics::{
-    DeploymentLabels, ModelLabels, RequestLabels, RouteLabels, TokenLabels, UpstreamErrorLabels,
-};
+use crate::metrics::{Metrics, ModelLabels, TokenLabels};
 use crate::spending::Spending;
 
 /// How a request ended.
@@ -34,8 +33,13 @@ pub struct Outcome {
     pub deployment: Option<String>,
     /// Upstream attempts.
     pub attempts: u32,
+    /// The attempts that failed, in order (the router's [`AttemptFailure`]s). When
+    /// `attempts` is larger, the last attempt answered.
+    pub failures: Vec<AttemptFailure>,
     /// Time waiting on upstreams.
     pub upstream_time: Duration,
+    /// Of `upstream_time`, the waits between attempts (backoff, cooldown).
+    pub waited: Duration,
     /// Time until the first chunk reached the caller.
     pub time_to_first_token: Option<Duration>,
     /// Served from the response cache.
@@ -133,6 +137,31 @@ impl Drop for Ledger {
     }
 }
 
+/// Each upstream call of a request: the failed attempts, then the one that answered
+/// (its time is what the request waited on upstreams minus the failed calls and the
+/// waits between them; for a stream, until its end). An answer that failed after it
+/// began (a stream cut) counts as a failed call.
+fn upstream_calls(m: &Metrics, outcome: &Outcome) {
+    let mut failed_time = Duration::ZERO;
+    for failure in &outcome.failures {
+        failed_time += failure.elapsed;
+        m.upstream_call(
+            &failure.deployment,
+            Some(failure.error.label()),
+            failure.elapsed,
+        );
+    }
+    let answered = outcome.attempts as usize > outcome.failures.len();
+    if let (true, Some(deployment)) = (answered, &outcome.deployment) {
+        let own = outcome
+            .upstream_time
+            .saturating_sub(outcome.waited)
+            .saturating_sub(failed_time);
+        let error = outcome.error.filter(|_| outcome.upstream_error);
+        m.upstream_call(deployment, error, own);
+    }
+}
+
 impl Open {
     fn cost_of(&self, outcome: &Outcome) -> f64 {
         match &outcome.usage {
@@ -155,33 +184,8 @@ impl Open {
         // Opened only for admitted requests, so the model is a configured group
         // (a bounded label set).
         let model_label = self.model.clone();
-        m.requests
-            .get_or_create(&RequestLabels {
-                route: self.route,
-                model: model_label.clone(),
-                status: outcome.status,
-            })
-            .inc();
-        m.request_duration
-            .get_or_create(&RouteLabels { route: self.route })
-            .observe(latency.as_secs_f64());
-        if let Some(dep) = &outcome.deployment {
-            if outcome.attempts > 0 {
-                m.upstream_duration
-                    .get_or_create(&DeploymentLabels {
-                        deployment: dep.clone(),
-                    })
-                    .observe(outcome.upstream_time.as_secs_f64());
-            }
-            if let (Some(error), true) = (outcome.error, outcome.upstream_error) {
-                m.upstream_errors
-                    .get_or_create(&UpstreamErrorLabels {
-                        deployment: dep.clone(),
-                        error,
-                    })
-                    .inc();
-            }
-        }
+        m.finish_request(self.route, &model_label, outcome.status, latency);
+        upstream_calls(m, &outcome);
         if !self.stream && outcome.attempts > 0 {
             m.observe_overhead(latency, outcome.upstream_time);
         }

@@ -1,8 +1,9 @@
 //! `/metrics`: Prometheus text, and the series the gateway keeps.
 //!
-//! Label values are low-cardinality by construction: route names are fixed, model
-//! labels are configured model groups (anything else is `unknown`), error labels come
-//! from [`llmroute_core::Error::label`].
+//! Label values are low-cardinality by construction: routes are the route table's
+//! patterns (`/v1/models/{id}`, never the raw path; `unmatched` for any other path),
+//! model labels are configured model groups (`-` when the request names none or an
+//! unknown one), error types come from [`llmroute_core::Error::label`].
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -15,22 +16,30 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+/// The label for a path no route matches.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The model label of a request that names no configured model group.
+pub const NO_MODEL: &str = "-";
+
 /// Route, model and status of a request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// Fixed route name, e.g. `chat_completions`.
+    /// Route pattern, e.g. `/v1/chat/completions` or `/v1/models/{id}`.
     pub route: &'static str,
-    /// Configured model group, or `unknown` / `-`.
+    /// Configured model group, or `-`.
     pub model: String,
     /// HTTP status.
     pub status: u16,
 }
 
-/// A route name.
+/// Route and model of a request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    /// Fixed route name.
+    /// Route pattern.
     pub route: &'static str,
+    /// Configured model group, or `-`.
+    pub model: String,
 }
 
 /// A model group.
@@ -56,13 +65,13 @@ pub struct TokenLabels {
     pub kind: &'static str,
 }
 
-/// An upstream error of a deployment.
+/// A failed upstream call of a deployment.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamErrorLabels {
     /// Deployment id.
     pub deployment: String,
-    /// Error label.
-    pub error: &'static str,
+    /// Error type ([`llmroute_core::Error::label`]).
+    pub r#type: &'static str,
 }
 
 /// A named event counter (rejections, cache results...).
@@ -87,9 +96,9 @@ pub struct Metrics {
     registry: Registry,
     /// Requests by route, model and status.
     pub requests: Family<RequestLabels, Counter>,
-    /// Total time in the gateway, by route.
+    /// Total time in the gateway, by route and model.
     pub request_duration: Family<RouteLabels, Histogram>,
-    /// Time waiting on upstreams, by deployment.
+    /// Time of each upstream call, by deployment.
     pub upstream_duration: Family<DeploymentLabels, Histogram>,
     /// The proxy's own time: total minus upstream wait.
     pub overhead: Histogram,
@@ -99,7 +108,7 @@ pub struct Metrics {
     pub tokens: Family<TokenLabels, Counter>,
     /// Dollars by model.
     pub cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
-    /// Upstream errors by deployment and kind.
+    /// Failed upstream calls by deployment and error type.
     pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
     /// Requests answered after retrying upstream.
     pub retried_requests: Counter,
@@ -141,7 +150,7 @@ impl Metrics {
         );
         registry.register(
             "request_duration_seconds",
-            "Total time in the gateway",
+            "Total time in the gateway, by route and model (streams: until their last chunk)",
             request_duration.clone(),
         );
         let upstream_duration = Family::<DeploymentLabels, Histogram>::new_with_constructor(
@@ -149,7 +158,7 @@ impl Metrics {
         );
         registry.register(
             "upstream_duration_seconds",
-            "Time waiting on upstreams",
+            "Time of each upstream call, by deployment (streams: until their last chunk)",
             upstream_duration.clone(),
         );
         let overhead = overhead_histogram();
@@ -173,7 +182,7 @@ impl Metrics {
         let upstream_errors = Family::default();
         registry.register(
             "upstream_errors",
-            "Upstream errors by deployment and kind",
+            "Failed upstream calls by deployment and error type, also those a retry or fallback recovered from",
             upstream_errors.clone(),
         );
         let retried_requests = Counter::default();
@@ -228,6 +237,39 @@ impl Metrics {
     /// Adds a component's series.
     pub fn add_extra(&mut self, extra: Arc<dyn ExtraMetrics>) {
         self.extra.push(extra);
+    }
+
+    /// Counts one finished request and observes its total time.
+    pub fn finish_request(&self, route: &'static str, model: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route,
+                model: model.to_string(),
+                status,
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&RouteLabels {
+                route,
+                model: model.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Observes one upstream call's time and, when it failed, counts its error type.
+    pub fn upstream_call(&self, deployment: &str, error: Option<&'static str>, elapsed: Duration) {
+        let deployment = deployment.to_string();
+        if let Some(r#type) = error {
+            self.upstream_errors
+                .get_or_create(&UpstreamErrorLabels {
+                    deployment: deployment.clone(),
+                    r#type,
+                })
+                .inc();
+        }
+        self.upstream_duration
+            .get_or_create(&DeploymentLabels { deployment })
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Counts one rejection by the gateway's own limits.

@@ -278,29 +278,3 @@ async fn chat_whole_and_streamed_on_every_chat_path() {
     assert_eq!(usage["usage"]["completion_tokens"], 2);
     assert_eq!(usage["choices"].as_array().map(Vec::len), Some(0));
 }
-
-#[tokio::test]
-async fn metrics_count_requests_tokens_and_overhead() {
-    let server = Server::start(&mock_config(""));
-    post_chat(&server, &chat_body("mock", "a b c", false))
-        .await
-        .text()
-        .await
-        .expect("body");
-    let text = metrics_text(&server).await;
-    assert!(
-        text.contains(
-            "llmroute_requests_total{route=\"chat_completions\",model=\"mock\",status=\"200\"} 1"
-        ),
-        "{text}"
-    );
-    assert!(
-        text.contains("llmroute_tokens_total{model=\"mock\",kind=\"completion\"} 3"),
-        "{text}"
-    );
-    assert!(text.contains("llmroute_overhead_seconds_count 1"), "{text}");
-    assert!(
-        text.contains("llmroute_time_to_first_token_seconds")
-            && text.contains("llmroute_upstream_duration_seconds")
-    );
-}

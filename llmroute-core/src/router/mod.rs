@@ -48,7 +48,7 @@ use rand::rngs::StdRng;
 pub use builder::{MakeProvider, RouterBuilder};
 pub use counters::{Counters, InMemoryCounters, UsageSnapshot};
 pub use deployment::{DeploymentInfo, DeploymentLimits};
-pub use routed::{RouteError, Routed};
+pub use routed::{AttemptFailure, RouteError, Routed};
 pub use strategy::Strategy;
 
 use crate::provider::{ChatStream, Completion, Provider};

@@ -20,6 +20,23 @@ pub struct Routed<T> {
     /// For streams, up to the first chunk. The request's total time minus this is
     /// llmroute's own overhead.
     pub upstream_time: Duration,
+    /// Of `upstream_time`, the time spent waiting between attempts (backoff, or a
+    /// cooldown this request caused) rather than calling a deployment.
+    pub waited: Duration,
+    /// Every attempt that failed before this answer (retries and fallbacks recovered
+    /// from them), in order; empty when the first call answered.
+    pub failures: Vec<AttemptFailure>,
+}
+
+/// One upstream call that failed, as the router saw it.
+#[derive(Debug, Clone)]
+pub struct AttemptFailure {
+    /// Id of the deployment called.
+    pub deployment: String,
+    /// What it answered (or the timeout / connection error).
+    pub error: Error,
+    /// How long the call took.
+    pub elapsed: Duration,
 }
 
 impl<T> Routed<T> {
@@ -31,6 +48,8 @@ impl<T> Routed<T> {
             model_group: self.model_group,
             attempts: self.attempts,
             upstream_time: self.upstream_time,
+            waited: self.waited,
+            failures: self.failures,
         }
     }
 }
@@ -46,6 +65,10 @@ pub struct RouteError {
     pub attempts: u32,
     /// Time spent waiting on upstreams, as in [`Routed::upstream_time`].
     pub upstream_time: Duration,
+    /// Every attempt that failed, in order. When `error` is an upstream's answer, it is
+    /// the last entry's; it can also be the router's own (every deployment cooling
+    /// down), after failed attempts or none.
+    pub failures: Vec<AttemptFailure>,
 }
 
 impl RouteError {
@@ -56,6 +79,7 @@ impl RouteError {
             deployment: None,
             attempts: 0,
             upstream_time: Duration::ZERO,
+            failures: Vec::new(),
         }
     }
 }

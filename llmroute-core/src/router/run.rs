@@ -11,7 +11,7 @@ use super::attempt::{attempt, Answer, AttemptContext, Mode};
 use super::counters::{Counters, UsageSnapshot};
 use super::retry::{backoff, record_failure, CooldownPolicy};
 use super::select::{estimate_tokens, pick, Pick};
-use super::{Group, Inner, RouteError, Routed};
+use super::{AttemptFailure, Group, Inner, RouteError, Routed};
 use crate::error::Error;
 use crate::provider::{ChatStream, Completion};
 use crate::types::ChatRequest;
@@ -43,6 +43,8 @@ struct Run<'a> {
     estimate: u64,
     attempts: u32,
     upstream_time: Duration,
+    waited: Duration,
+    failures: Vec<AttemptFailure>,
 }
 
 pub(crate) async fn chat(
@@ -82,6 +84,8 @@ fn split(routed: Routed<Answer>) -> (Answer, Routed<()>) {
         model_group,
         attempts,
         upstream_time,
+        waited,
+        failures,
     } = routed;
     (
         value,
@@ -91,6 +95,8 @@ fn split(routed: Routed<Answer>) -> (Answer, Routed<()>) {
             model_group,
             attempts,
             upstream_time,
+            waited,
+            failures,
         },
     )
 }
@@ -114,6 +120,8 @@ async fn route(
         estimate: estimate_tokens(req),
         attempts: 0,
         upstream_time: Duration::ZERO,
+        waited: Duration::ZERO,
+        failures: Vec::new(),
     };
     let general = inner.settings.fallbacks_for(&req.model);
     let context = inner.settings.context_window_fallbacks_for(&req.model);
@@ -152,6 +160,7 @@ async fn route(
         deployment: last.deployment,
         attempts: run.attempts,
         upstream_time: run.upstream_time,
+        failures: run.failures,
     })
 }
 
@@ -227,7 +236,8 @@ impl Run<'_> {
             };
             let started = Instant::now();
             let result = attempt(&ctx, deployment, req, self.mode).await;
-            self.upstream_time += started.elapsed();
+            let elapsed = started.elapsed();
+            self.upstream_time += elapsed;
             match result {
                 Ok(value) => {
                     return Ok(Routed {
@@ -236,6 +246,8 @@ impl Run<'_> {
                         model_group: group.name.clone(),
                         attempts: self.attempts,
                         upstream_time: self.upstream_time,
+                        waited: self.waited,
+                        failures: std::mem::take(&mut self.failures),
                     })
                 }
                 Err(error) => {
@@ -253,6 +265,11 @@ impl Run<'_> {
                         _ => Ending::Final,
                     };
                     tracing::debug!(deployment = %deployment.id, attempt = self.attempts, error = error.label(), "attempt failed");
+                    self.failures.push(AttemptFailure {
+                        deployment: deployment.id.clone(),
+                        error: error.clone(),
+                        elapsed,
+                    });
                     let failure = Failure {
                         error,
                         deployment: Some(deployment.id.clone()),
@@ -302,7 +319,9 @@ impl Run<'_> {
         }
         let started = Instant::now();
         tokio::time::sleep(wait).await;
-        self.upstream_time += started.elapsed();
+        let waited = started.elapsed();
+        self.upstream_time += waited;
+        self.waited += waited;
         true
     }
 }

@@ -36,6 +36,8 @@ impl Answer {
             model_group,
             attempts,
             upstream_time,
+            waited,
+            failures,
         } = routed;
         let (answer, upstream_body, meta) = value.into_parts();
         let outcome = Outcome {
@@ -44,7 +46,9 @@ impl Answer {
             upstream_model: Some(answer.model.clone()),
             deployment: Some(deployment.clone()),
             attempts,
+            failures,
             upstream_time,
+            waited,
             upstream_request_id: meta.request_id.clone(),
             ..Outcome::default()
         };
@@ -76,12 +80,16 @@ impl Answer {
             model_group,
             attempts,
             upstream_time,
+            waited,
+            failures,
         } = routed;
         let outcome = Outcome {
             status: 200,
             deployment: Some(deployment.clone()),
             attempts,
+            failures,
             upstream_time,
+            waited,
             upstream_request_id: value.meta.request_id.clone(),
             prompt_estimate: self.prompt_estimate,
             ..Outcome::default()
@@ -138,6 +146,7 @@ impl Answer {
             deployment,
             attempts,
             upstream_time,
+            failures,
         } = failed;
         let mut resp = response::error(&error);
         if attempts > 1 {
@@ -159,6 +168,7 @@ impl Answer {
             usage: billed_prompt,
             deployment,
             attempts,
+            failures,
             upstream_time,
             ..Outcome::default()
         });

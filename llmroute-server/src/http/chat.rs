@@ -16,7 +16,7 @@ use super::credentials::authenticate;
 use super::response::{self, Body};
 use crate::accounting::Ledger;
 use crate::gateway::{Gateway, Routing};
-use crate::metrics::RequestLabels;
+use crate::metrics::NO_MODEL;
 use crate::response_cache::CacheUse;
 
 /// Where a chat request came in.
@@ -28,11 +28,13 @@ pub enum ChatRoute {
     AzureDeployment(String),
 }
 
-/// Serves one chat completion, streamed or whole.
+/// Serves one chat completion, streamed or whole; `pattern` is the route's label in
+/// the metrics, which this handler records.
 pub async fn handle(
     gw: Arc<Gateway>,
     req: Request<Incoming>,
     route: ChatRoute,
+    pattern: &'static str,
     request_id: String,
 ) -> Response<Body> {
     let started = Instant::now();
@@ -46,7 +48,7 @@ pub async fn handle(
         .map(str::to_string);
     let (principal, mut chat) = match admit(&gw, &routing, req, route).await {
         Ok(admitted) => admitted,
-        Err(err) => return refused(&gw, err, None),
+        Err(err) => return refused(&gw, pattern, started, err, None),
     };
     let key_spend = principal.key.as_ref().map(|k| k.spend);
     let spending = match crate::spending::admit(
@@ -64,7 +66,7 @@ pub async fn handle(
                 Error::BudgetExceeded { .. } => "budget_exceeded",
                 _ => "key_rate_limited",
             };
-            return refused(&gw, err, Some(reason));
+            return refused(&gw, pattern, started, err, Some(reason));
         }
     };
     let cache = CacheUse::plan(gw.cache.as_ref(), cache_header.as_deref(), &mut chat);
@@ -72,7 +74,7 @@ pub async fn handle(
         gw.clone(),
         routing.clone(),
         request_id,
-        "chat_completions",
+        pattern,
         started,
         started_at,
         Some(principal),
@@ -110,19 +112,20 @@ pub async fn handle(
 
 /// A request refused before any upstream call; `reason` counts a refusal by the key's
 /// own limits.
-fn refused(gw: &Gateway, err: Error, reason: Option<&'static str>) -> Response<Body> {
+fn refused(
+    gw: &Gateway,
+    pattern: &'static str,
+    started: Instant,
+    err: Error,
+    reason: Option<&'static str>,
+) -> Response<Body> {
     if let Some(reason) = reason {
         gw.metrics.reject(reason);
     }
+    let resp = response::error(&err);
     gw.metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route: "chat_completions",
-            model: "-".to_string(),
-            status: err.status(),
-        })
-        .inc();
-    response::error(&err)
+        .finish_request(pattern, NO_MODEL, err.status(), started.elapsed());
+    resp
 }
 
 /// Authentication, body, and the checks that need no upstream.

@@ -1,6 +1,9 @@
-//! The route table: method and path to handler, and the headers every response gets.
+//! The route table: method and path to handler, the headers every response gets, and
+//! the count of every request by route pattern (chat completions count themselves, with
+//! their model, when they end).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use http::header::HeaderValue;
 use http::{Method, Request, Response};
@@ -12,6 +15,7 @@ use super::chat::{self, ChatRoute};
 use super::info;
 use super::response::{self, Body};
 use crate::gateway::Gateway;
+use crate::metrics::{NO_MODEL, UNMATCHED_ROUTE};
 
 /// A request id: the caller's `x-request-id` when it sent a sane one, else a new one.
 fn request_id(req: &Request<Incoming>) -> String {
@@ -29,15 +33,171 @@ fn request_id(req: &Request<Incoming>) -> String {
         })
 }
 
+/// The method a route answers (`GET` also answers `HEAD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Allowed {
+    Get,
+    Post,
+}
+
+impl Allowed {
+    fn admits(self, method: &Method) -> bool {
+        match self {
+            Allowed::Get => method == Method::GET || method == Method::HEAD,
+            Allowed::Post => method == Method::POST,
+        }
+    }
+
+    fn header(self) -> &'static str {
+        match self {
+            Allowed::Get => "GET",
+            Allowed::Post => "POST",
+        }
+    }
+}
+
+/// What serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handler {
+    Health,
+    Liveness,
+    Readiness,
+    Deployments,
+    Robots,
+    Metrics,
+    Models,
+    Model,
+    Chat,
+    AzureChat,
+    Admin(AdminOp),
+}
+
+/// Every route with a fixed path: pattern, method, handler.
+const FIXED: &[(&str, Allowed, Handler)] = &[
+    ("/health", Allowed::Get, Handler::Health),
+    ("/health/liveliness", Allowed::Get, Handler::Liveness),
+    ("/health/liveness", Allowed::Get, Handler::Liveness),
+    ("/health/readiness", Allowed::Get, Handler::Readiness),
+    ("/health/deployments", Allowed::Get, Handler::Deployments),
+    ("/robots.txt", Allowed::Get, Handler::Robots),
+    ("/metrics", Allowed::Get, Handler::Metrics),
+    ("/v1/models", Allowed::Get, Handler::Models),
+    ("/models", Allowed::Get, Handler::Models),
+    ("/v1/chat/completions", Allowed::Post, Handler::Chat),
+    ("/chat/completions", Allowed::Post, Handler::Chat),
+    (
+        "/key/generate",
+        Allowed::Post,
+        Handler::Admin(AdminOp::Generate),
+    ),
+    (
+        "/key/update",
+        Allowed::Post,
+        Handler::Admin(AdminOp::Update),
+    ),
+    (
+        "/key/delete",
+        Allowed::Post,
+        Handler::Admin(AdminOp::Delete),
+    ),
+    ("/key/info", Allowed::Get, Handler::Admin(AdminOp::Info)),
+    ("/key/list", Allowed::Get, Handler::Admin(AdminOp::List)),
+    (
+        "/spend/logs",
+        Allowed::Get,
+        Handler::Admin(AdminOp::SpendLogs),
+    ),
+    (
+        "/spend/report",
+        Allowed::Get,
+        Handler::Admin(AdminOp::SpendReport),
+    ),
+];
+
+/// A path resolved against the route table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Route {
+    /// The route's pattern (`/v1/models/{id}`): its label in the metrics.
+    pattern: &'static str,
+    allowed: Allowed,
+    handler: Handler,
+    /// The path's parameter (`{id}`, `{deployment}`).
+    param: Option<String>,
+}
+
+/// The route of `path`, if any.
+fn resolve(path: &str) -> Option<Route> {
+    let route = |pattern, allowed, handler, param| {
+        Some(Route {
+            pattern,
+            allowed,
+            handler,
+            param,
+        })
+    };
+    if let Some((pattern, allowed, handler)) = FIXED.iter().find(|(p, ..)| *p == path) {
+        return route(pattern, *allowed, *handler, None);
+    }
+    let id = |prefix| path.strip_prefix(prefix).map(str::to_string);
+    if let Some(id) = id("/v1/models/") {
+        return route("/v1/models/{id}", Allowed::Get, Handler::Model, Some(id));
+    }
+    if let Some(id) = id("/models/") {
+        return route("/models/{id}", Allowed::Get, Handler::Model, Some(id));
+    }
+    let name = azure_deployment(path)?;
+    route(
+        "/openai/deployments/{deployment}/chat/completions",
+        Allowed::Post,
+        Handler::AzureChat,
+        Some(name),
+    )
+}
+
 /// Serves one request.
 pub async fn serve(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
     let id = request_id(&req);
     let _in_flight = InFlight::new(&gw);
-    let mut resp = dispatch(gw.clone(), req, id.clone()).await;
+    let route = resolve(req.uri().path());
+    let pattern = route.as_ref().map_or(UNMATCHED_ROUTE, |r| r.pattern);
+    let is_chat = route.as_ref().is_some_and(|r| {
+        matches!(r.handler, Handler::Chat | Handler::AzureChat) && r.allowed.admits(req.method())
+    });
+    // The chat handler records its own requests (with their model, when they end);
+    // this records every other one, also when its caller goes away first (499).
+    let mut counted = (!is_chat).then(|| Counted {
+        gw: gw.clone(),
+        pattern,
+        started,
+        status: 499,
+    });
+    let mut resp = dispatch(gw.clone(), req, route, id.clone()).await;
+    if let Some(counted) = counted.as_mut() {
+        counted.status = resp.status().as_u16();
+    }
+    drop(counted);
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
+}
+
+/// Counts a request that is not a chat completion when dropped: with the response's
+/// status, or 499 when the caller went away first.
+struct Counted {
+    gw: Arc<Gateway>,
+    pattern: &'static str,
+    started: Instant,
+    status: u16,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.gw
+            .metrics
+            .finish_request(self.pattern, NO_MODEL, self.status, self.started.elapsed());
+    }
 }
 
 /// Counts a request in flight until dropped (also when the caller goes away).
@@ -68,66 +228,38 @@ fn not_allowed(method: &Method, path: &str, allowed: &'static str) -> Response<B
     resp
 }
 
-async fn dispatch(gw: Arc<Gateway>, req: Request<Incoming>, id: String) -> Response<Body> {
+async fn dispatch(
+    gw: Arc<Gateway>,
+    req: Request<Incoming>,
+    route: Option<Route>,
+    id: String,
+) -> Response<Body> {
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let get = method == Method::GET || method == Method::HEAD;
-    let post = method == Method::POST;
-    match path.as_str() {
-        "/health" if get => info::health(),
-        "/health/liveliness" | "/health/liveness" if get => info::liveness(),
-        "/health/readiness" if get => info::readiness(&gw).await,
-        "/health/deployments" if get => info::deployments(gw, req.headers()).await,
-        "/robots.txt" if get => info::robots(&gw),
-        "/metrics" if get => info::metrics(&gw),
-        "/v1/models" | "/models" if get => info::models(&gw, req.headers()).await,
-        "/v1/chat/completions" | "/chat/completions" if post => {
-            chat::handle(gw, req, ChatRoute::OpenAi, id).await
+    let Some(route) = route else {
+        return response::error(&Error::RouteNotFound {
+            method: method.to_string(),
+            path: req.uri().path().to_string(),
+        });
+    };
+    if !route.allowed.admits(&method) {
+        return not_allowed(&method, req.uri().path(), route.allowed.header());
+    }
+    let param = route.param.unwrap_or_default();
+    match route.handler {
+        Handler::Health => info::health(),
+        Handler::Liveness => info::liveness(),
+        Handler::Readiness => info::readiness(&gw).await,
+        Handler::Deployments => info::deployments(gw, req.headers()).await,
+        Handler::Robots => info::robots(&gw),
+        Handler::Metrics => info::metrics(&gw),
+        Handler::Models => info::models(&gw, req.headers()).await,
+        Handler::Model => info::model(&gw, req.headers(), &param).await,
+        Handler::Chat => chat::handle(gw, req, ChatRoute::OpenAi, route.pattern, id).await,
+        Handler::AzureChat => {
+            let chat_route = ChatRoute::AzureDeployment(param);
+            chat::handle(gw, req, chat_route, route.pattern, id).await
         }
-        "/key/generate" if post => admin::handle(&gw, req, AdminOp::Generate).await,
-        "/key/update" if post => admin::handle(&gw, req, AdminOp::Update).await,
-        "/key/delete" if post => admin::handle(&gw, req, AdminOp::Delete).await,
-        "/key/info" if get => admin::handle(&gw, req, AdminOp::Info).await,
-        "/key/list" if get => admin::handle(&gw, req, AdminOp::List).await,
-        "/spend/logs" if get => admin::handle(&gw, req, AdminOp::SpendLogs).await,
-        "/spend/report" if get => admin::handle(&gw, req, AdminOp::SpendReport).await,
-        "/key/generate" | "/key/update" | "/key/delete" => not_allowed(&method, &path, "POST"),
-        "/key/info" | "/key/list" | "/spend/logs" | "/spend/report" => {
-            not_allowed(&method, &path, "GET")
-        }
-        "/health"
-        | "/health/liveliness"
-        | "/health/liveness"
-        | "/health/readiness"
-        | "/health/deployments"
-        | "/robots.txt"
-        | "/metrics"
-        | "/v1/models"
-        | "/models" => not_allowed(&method, &path, "GET"),
-        "/v1/chat/completions" | "/chat/completions" => not_allowed(&method, &path, "POST"),
-        _ => {
-            if let Some(id_part) = path
-                .strip_prefix("/v1/models/")
-                .or_else(|| path.strip_prefix("/models/"))
-            {
-                return if get {
-                    info::model(&gw, req.headers(), id_part).await
-                } else {
-                    not_allowed(&method, &path, "GET")
-                };
-            }
-            if let Some(name) = azure_deployment(&path) {
-                return if post {
-                    chat::handle(gw, req, ChatRoute::AzureDeployment(name), id).await
-                } else {
-                    not_allowed(&method, &path, "POST")
-                };
-            }
-            response::error(&Error::RouteNotFound {
-                method: method.to_string(),
-                path,
-            })
-        }
+        Handler::Admin(op) => admin::handle(&gw, req, op).await,
     }
 }
 
@@ -141,7 +273,35 @@ fn azure_deployment(path: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::azure_deployment;
+    use super::{azure_deployment, resolve, FIXED};
+
+    #[test]
+    fn paths_resolve_to_their_pattern_never_the_raw_path() {
+        let pattern = |path| resolve(path).map(|r| r.pattern);
+        for (path, ..) in FIXED {
+            assert_eq!(pattern(path), Some(*path));
+        }
+        assert_eq!(pattern("/v1/models/gpt-4o"), Some("/v1/models/{id}"));
+        assert_eq!(pattern("/models/anything"), Some("/models/{id}"));
+        assert_eq!(
+            resolve("/v1/models/gpt-4o")
+                .and_then(|r| r.param)
+                .as_deref(),
+            Some("gpt-4o")
+        );
+        assert_eq!(
+            pattern("/openai/deployments/eastus/chat/completions"),
+            Some("/openai/deployments/{deployment}/chat/completions")
+        );
+        for unmatched in [
+            "/",
+            "/nope",
+            "/v1/chat",
+            "/openai/deployments/a/b/chat/completions",
+        ] {
+            assert_eq!(pattern(unmatched), None, "{unmatched}");
+        }
+    }
 
     #[test]
     fn azure_paths_name_the_deployment() {
