@@ -143,7 +143,7 @@ pub async fn serve(
             // ledger (logged, and queued for the store) before the flush below.
             connections.abort_all();
             let drained = async { while connections.join_next().await.is_some() {} };
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drained).await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drained).await;
         }
     }
     gateway.flush().await;
