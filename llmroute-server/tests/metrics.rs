@@ -65,6 +65,26 @@ impl Scrape {
             .sum()
     }
 
+    fn requests(&self, route: &str, model: &str, status: &str) -> f64 {
+        let labels = [("route", route), ("model", model), ("status", status)];
+        self.value("llmroute_requests_total", &labels)
+    }
+
+    /// Upstream calls to `deployment`: the upstream duration histogram's count.
+    fn calls(&self, deployment: &str) -> f64 {
+        let labels = [("deployment", deployment)];
+        self.value("llmroute_upstream_duration_seconds_count", &labels)
+    }
+
+    fn errors(&self, deployment: &str, r#type: &str) -> f64 {
+        let labels = [("deployment", deployment), ("type", r#type)];
+        self.value("llmroute_upstream_errors_total", &labels)
+    }
+
+    fn tokens(&self, model: &str, kind: &str) -> f64 {
+        self.value("llmroute_tokens_total", &[("model", model), ("kind", kind)])
+    }
+
     fn of_name<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Sample> + 'a {
         self.samples.iter().filter(move |s| s.name == name)
     }
@@ -141,6 +161,17 @@ fn config(models: &[String], router_settings: &str) -> String {
     )
 }
 
+/// Group `gpt-4o` on one fake deployment (id `eastus`), no retries; `fault` first.
+async fn one_deployment(fault: Option<Fault>, latency: Duration) -> (FakeAzure, Server) {
+    let fake = fake(&["gpt4o-eastus"], latency).await;
+    if let Some(fault) = fault {
+        fake.push_fault_for("gpt4o-eastus", fault);
+    }
+    let model = azure_model(&fake, "gpt-4o", "gpt4o-eastus", "eastus");
+    let server = Server::start(&config(&[model], "{num_retries: 0}"));
+    (fake, server)
+}
+
 fn header<'a>(resp: &'a reqwest::Response, name: &str) -> &'a str {
     resp.headers()
         .get(name)
@@ -152,11 +183,7 @@ const CHAT: &str = "/v1/chat/completions";
 
 #[tokio::test]
 async fn whole_answers_fill_latency_upstream_overhead_tokens_and_cost() {
-    let fake = fake(&["gpt4o-eastus"], Duration::from_millis(20)).await;
-    let server = Server::start(&config(
-        &[azure_model(&fake, "gpt-4o", "gpt4o-eastus", "eastus")],
-        "{num_retries: 0}",
-    ));
+    let (fake, server) = one_deployment(None, Duration::from_millis(20)).await;
     let (mut prompt, mut completion, mut cost) = (0.0, 0.0, 0.0);
     for i in 0..3 {
         let resp = post_chat(&server, &chat_body("gpt-4o", &format!("hi {i}"), false)).await;
@@ -174,25 +201,16 @@ async fn whole_answers_fill_latency_upstream_overhead_tokens_and_cost() {
     }
     let m = Scrape::of(&server).await;
     let route_model = [("route", CHAT), ("model", "gpt-4o")];
-    assert_eq!(
-        m.value(
-            "llmroute_requests_total",
-            &[("route", CHAT), ("model", "gpt-4o"), ("status", "200")]
-        ),
-        3.0
-    );
+    assert_eq!(m.requests(CHAT, "gpt-4o", "200"), 3.0);
     assert_eq!(
         m.value("llmroute_request_duration_seconds_count", &route_model),
         3.0
     );
     let total = m.value("llmroute_request_duration_seconds_sum", &route_model);
     assert!(total >= 0.06, "3 requests of 20 ms upstream each: {total}");
-    let eastus = [("deployment", "eastus")];
     assert_eq!(fake.calls(), 3);
-    assert_eq!(
-        m.value("llmroute_upstream_duration_seconds_count", &eastus),
-        3.0
-    );
+    assert_eq!(m.calls("eastus"), 3.0);
+    let eastus = [("deployment", "eastus")];
     let upstream = m.value("llmroute_upstream_duration_seconds_sum", &eastus);
     assert!(
         (0.06..total).contains(&upstream),
@@ -204,20 +222,8 @@ async fn whole_answers_fill_latency_upstream_overhead_tokens_and_cost() {
         (overhead - (total - upstream)).abs() < 1e-6,
         "overhead {overhead} s is not total {total} s minus upstream {upstream} s"
     );
-    assert_eq!(
-        m.value(
-            "llmroute_tokens_total",
-            &[("model", "gpt-4o"), ("kind", "prompt")]
-        ),
-        prompt
-    );
-    assert_eq!(
-        m.value(
-            "llmroute_tokens_total",
-            &[("model", "gpt-4o"), ("kind", "completion")]
-        ),
-        completion
-    );
+    assert_eq!(m.tokens("gpt-4o", "prompt"), prompt);
+    assert_eq!(m.tokens("gpt-4o", "completion"), completion);
     assert!(prompt > 0.0 && completion > 0.0);
     let dollars = m.value("llmroute_cost_dollars_total", &[("model", "gpt-4o")]);
     assert!(dollars > 0.0, "gpt-4o has a price");
@@ -234,11 +240,7 @@ async fn whole_answers_fill_latency_upstream_overhead_tokens_and_cost() {
 
 #[tokio::test]
 async fn a_stream_records_time_to_first_token_and_its_usage() {
-    let fake = fake(&["gpt4o-eastus"], Duration::from_millis(20)).await;
-    let server = Server::start(&config(
-        &[azure_model(&fake, "gpt-4o", "gpt4o-eastus", "eastus")],
-        "{num_retries: 0}",
-    ));
+    let (fake, server) = one_deployment(None, Duration::from_millis(20)).await;
     let mut body = chat_body("gpt-4o", "stream me", true);
     body["stream_options"] = serde_json::json!({"include_usage": true});
     let resp = post_chat(&server, &body).await;
@@ -246,6 +248,7 @@ async fn a_stream_records_time_to_first_token_and_its_usage() {
     let events = sse_events(&resp.text().await.expect("body"));
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
     let usage: Value = serde_json::from_str(&events[events.len() - 2]).expect("usage chunk");
+    assert_eq!(fake.calls(), 1);
     let m = Scrape::of(&server).await;
     let model = [("model", "gpt-4o")];
     assert_eq!(
@@ -261,19 +264,10 @@ async fn a_stream_records_time_to_first_token_and_its_usage() {
         ttft >= 0.02 && ttft <= total,
         "first token after {ttft} s, request {total} s"
     );
-    assert_eq!(
-        m.value(
-            "llmroute_upstream_duration_seconds_count",
-            &[("deployment", "eastus")]
-        ),
-        1.0
-    );
+    assert_eq!(m.calls("eastus"), 1.0);
     for kind in ["prompt", "completion"] {
         assert_eq!(
-            m.value(
-                "llmroute_tokens_total",
-                &[("model", "gpt-4o"), ("kind", kind)]
-            ),
+            m.tokens("gpt-4o", kind),
             usage["usage"][format!("{kind}_tokens")]
                 .as_f64()
                 .expect("usage"),
@@ -306,76 +300,32 @@ async fn a_429_a_fallback_recovered_from_is_an_upstream_error() {
     assert_eq!(header(&resp, "x-llmroute-attempts"), "2");
     assert_eq!(fake.calls(), 2);
     let m = Scrape::of(&server).await;
-    assert_eq!(
-        m.value(
-            "llmroute_upstream_errors_total",
-            &[("deployment", "eastus"), ("type", "upstream_rate_limited")]
-        ),
-        1.0
-    );
+    assert_eq!(m.errors("eastus", "upstream_rate_limited"), 1.0);
     assert_eq!(m.sum("llmroute_upstream_errors_total", &[]), 1.0);
     for deployment in ["eastus", "sweden"] {
-        assert_eq!(
-            m.value(
-                "llmroute_upstream_duration_seconds_count",
-                &[("deployment", deployment)]
-            ),
-            1.0,
-            "one call to {deployment}"
-        );
+        assert_eq!(m.calls(deployment), 1.0, "one call to {deployment}");
     }
-    assert_eq!(
-        m.value(
-            "llmroute_requests_total",
-            &[("route", CHAT), ("model", "gpt-4o"), ("status", "200")]
-        ),
-        1.0
-    );
+    assert_eq!(m.requests(CHAT, "gpt-4o", "200"), 1.0);
     assert_eq!(m.value("llmroute_retried_requests_total", &[]), 1.0);
 }
 
 #[tokio::test]
 async fn an_upstream_error_that_fails_the_request_is_counted_once() {
-    let fake = fake(&["gpt4o-eastus"], Duration::ZERO).await;
-    fake.push_fault_for("gpt4o-eastus", Fault::ServerError(500));
-    let server = Server::start(&config(
-        &[azure_model(&fake, "gpt-4o", "gpt4o-eastus", "eastus")],
-        "{num_retries: 0}",
-    ));
+    let (_fake, server) = one_deployment(Some(Fault::ServerError(500)), Duration::ZERO).await;
     let resp = post_chat(&server, &chat_body("gpt-4o", "hi", false)).await;
     let status = resp.status().as_u16().to_string();
     assert!(resp.status().is_server_error(), "{status}");
     let m = Scrape::of(&server).await;
-    let eastus = [("deployment", "eastus")];
-    assert_eq!(m.sum("llmroute_upstream_errors_total", &eastus), 1.0);
-    assert_eq!(
-        m.value(
-            "llmroute_upstream_errors_total",
-            &[("deployment", "eastus"), ("type", "upstream_status")]
-        ),
-        1.0
-    );
-    assert_eq!(
-        m.value("llmroute_upstream_duration_seconds_count", &eastus),
-        1.0
-    );
-    assert_eq!(
-        m.value(
-            "llmroute_requests_total",
-            &[("route", CHAT), ("model", "gpt-4o"), ("status", &status)]
-        ),
-        1.0
-    );
+    assert_eq!(m.sum("llmroute_upstream_errors_total", &[]), 1.0);
+    assert_eq!(m.errors("eastus", "upstream_status"), 1.0);
+    assert_eq!(m.calls("eastus"), 1.0);
+    assert_eq!(m.requests(CHAT, "gpt-4o", &status), 1.0);
 }
 
 #[tokio::test]
 async fn a_stream_that_fails_after_its_first_chunk_is_an_upstream_error() {
-    let fake = fake(&["gpt4o-eastus"], Duration::ZERO).await;
-    fake.push_fault_for("gpt4o-eastus", Fault::MidStreamError { after_events: 3 });
-    let server = Server::start(&config(
-        &[azure_model(&fake, "gpt-4o", "gpt4o-eastus", "eastus")],
-        "{num_retries: 0}",
-    ));
+    let cut = Fault::MidStreamError { after_events: 3 };
+    let (_fake, server) = one_deployment(Some(cut), Duration::ZERO).await;
     let resp = post_chat(&server, &chat_body("gpt-4o", "hi", true)).await;
     assert_eq!(resp.status(), 200);
     let events = sse_events(&resp.text().await.expect("body"));
@@ -384,19 +334,9 @@ async fn a_stream_that_fails_after_its_first_chunk_is_an_upstream_error() {
         "{events:?}"
     );
     let m = Scrape::of(&server).await;
-    let eastus = [("deployment", "eastus")];
-    assert_eq!(m.sum("llmroute_upstream_errors_total", &eastus), 1.0);
-    assert_eq!(
-        m.value(
-            "llmroute_upstream_errors_total",
-            &[("deployment", "eastus"), ("type", "upstream_status")]
-        ),
-        1.0
-    );
-    assert_eq!(
-        m.value("llmroute_upstream_duration_seconds_count", &eastus),
-        1.0
-    );
+    assert_eq!(m.sum("llmroute_upstream_errors_total", &[]), 1.0);
+    assert_eq!(m.errors("eastus", "upstream_status"), 1.0);
+    assert_eq!(m.calls("eastus"), 1.0);
     assert_eq!(
         m.value(
             "llmroute_time_to_first_token_seconds_count",
@@ -444,18 +384,7 @@ async fn every_route_is_counted_by_its_pattern() {
     metrics_text(&server).await;
 
     let m = Scrape::of(&server).await;
-    let count = |route: &str, model: &str, status: &str| {
-        m.get(
-            "llmroute_requests_total",
-            &[("route", route), ("model", model), ("status", status)],
-        )
-        .unwrap_or_else(|| {
-            panic!(
-                "no requests_total for {route} {model} {status}:\n{}",
-                m.text
-            )
-        })
-    };
+    let count = |route, model, status| m.requests(route, model, status);
     assert_eq!(count("/health", "-", "200"), 1.0);
     assert_eq!(count("/health", "-", "405"), 1.0);
     assert_eq!(count("/v1/models", "-", "200"), 1.0);
