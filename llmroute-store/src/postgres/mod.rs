@@ -150,14 +150,18 @@ fn explain_connect(e: &PoolError, timeout: Duration, tls: bool) -> (String, Stri
     let hint = match e {
         PoolError::Timeout(_) => format!("timed out after {secs} s — check the security group / firewall and that the host is reachable from here"),
         PoolError::Backend(pe) => match pe.code().map(|c| c.code()) {
+            // pg_hba.conf refusals are 28000 too, so these come before the password hint.
+            _ if !tls && reason.contains("no encryption") => "the server requires TLS: add ?sslmode=require to the URL".into(),
+            Some("28000") if reason.contains("pg_hba.conf") => "the server's pg_hba.conf does not let this user in from this address: check the user and database in the URL, or ask the database's administrator".into(),
             Some("28P01" | "28000") => "check the user and password in the URL".into(),
             Some("3D000") => "the database does not exist: create it (CREATE DATABASE) or fix the name in the URL".into(),
             Some("53300") => "the server has no free connections: lower the pool size or raise max_connections".into(),
             _ if reason.contains("refused") => "nothing listens there: check the host and port and that PostgreSQL is running".into(),
+            _ if reason.contains("does not support TLS") => "the server has TLS turned off (ssl = off): turn it on there (RDS always has it), or remove sslmode=require if the network path is trusted".into(),
+            _ if reason.contains("not valid for name") => "the certificate does not name this host (sslmode=require checks the name, like libpq's verify-full): connect with a host name the certificate was issued for — on RDS the instance or cluster endpoint, not an IP address or a CNAME of your own".into(),
             _ if reason.to_lowercase().contains("tls") || reason.contains("certificate") => {
                 "TLS failed: for RDS set sslrootcert=/path/to/global-bundle.pem (or PGSSLROOTCERT)".into()
             }
-            _ if !tls && reason.contains("no encryption") => "the server requires TLS: add ?sslmode=require to the URL".into(),
             _ => "check the URL, the network path and the server's log".into(),
         },
         _ => "check the URL".into(),
