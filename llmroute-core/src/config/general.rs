@@ -13,7 +13,7 @@ use super::raw::RawGeneral;
 /// The longest either key-cache duration may be: a week. Past that, a key deleted or
 /// blocked during a long outage would keep working for too long.
 const MAX_KEY_CACHE_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
-/// The most request logs that may wait in memory (about 10 GB at ~1 KB a row).
+/// The most request logs that may wait in memory.
 const MAX_LOG_QUEUE: f64 = 10_000_000.0;
 
 /// The degraded-mode settings of `general_settings`; `None` keeps the store's default.
