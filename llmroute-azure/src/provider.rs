@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use llmroute_core::config::{ConfigError, DeploymentConfig, ProviderKind};
-use llmroute_core::types::{ChatRequest, ChatResponse, Message};
+use llmroute_core::types::{ChatRequest, Message};
 use llmroute_core::{ChatStream, Completion, Error, Provider, Secret};
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
@@ -331,14 +331,14 @@ impl Provider for AzureProvider {
                 Error::UpstreamConnection { message }
             }
         })?;
-        let response: ChatResponse = serde_json::from_slice(&body).map_err(|e| Error::UpstreamProtocol {
+        // Only the model and usage are read now; a proxy forwards the bytes unparsed.
+        Completion::from_upstream(body.clone(), meta).map_err(|e| Error::UpstreamProtocol {
             message: format!(
                 "Azure deployment {} answered 200 with a body that is not a chat completion ({e}): {}",
                 self.labels.deployment,
                 String::from_utf8_lossy(&body[..body.len().min(200)])
             ),
-        })?;
-        Ok(Completion::parsed_from(body, response, meta))
+        })
     }
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {

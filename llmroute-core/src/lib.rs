@@ -19,6 +19,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod completion;
 pub mod config;
 pub mod cost;
 pub mod error;

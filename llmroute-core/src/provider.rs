@@ -4,11 +4,12 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use futures::Stream;
 
 use crate::error::Result;
-use crate::types::{ChatChunk, ChatRequest, ChatResponse};
+use crate::types::{ChatChunk, ChatRequest};
+
+pub use crate::completion::Completion;
 
 /// What an upstream said about itself alongside an answer.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -23,69 +24,6 @@ pub struct UpstreamMeta {
     pub region: Option<String>,
     /// Parameters dropped before sending (`drop_params`), to warn the caller about.
     pub dropped_params: Vec<&'static str>,
-}
-
-/// A non-streaming answer with its upstream metadata.
-///
-/// It may also carry the exact bytes the upstream sent, when [`Completion::response`] was
-/// parsed from them: a proxy then forwards those bytes instead of serializing the
-/// response again. Changing the response through [`Completion::response_mut`] drops
-/// them, so what is sent is always what the response says.
-#[derive(Debug, Clone)]
-pub struct Completion {
-    response: ChatResponse,
-    upstream_body: Option<Bytes>,
-    /// Upstream headers of interest.
-    pub meta: UpstreamMeta,
-}
-
-impl Completion {
-    /// An answer built in process (nothing to forward verbatim).
-    pub fn new(response: ChatResponse, meta: UpstreamMeta) -> Completion {
-        Completion {
-            response,
-            upstream_body: None,
-            meta,
-        }
-    }
-
-    /// An answer parsed from `body`, the upstream's JSON exactly as received. `response`
-    /// must be what `body` parses to (the lossless types keep every field).
-    pub fn parsed_from(body: Bytes, response: ChatResponse, meta: UpstreamMeta) -> Completion {
-        Completion {
-            response,
-            upstream_body: Some(body),
-            meta,
-        }
-    }
-
-    /// The answer.
-    pub fn response(&self) -> &ChatResponse {
-        &self.response
-    }
-
-    /// The answer, to change; the upstream's bytes are dropped, since they no longer
-    /// match it.
-    pub fn response_mut(&mut self) -> &mut ChatResponse {
-        self.upstream_body = None;
-        &mut self.response
-    }
-
-    /// The upstream's JSON exactly as received, while it still matches
-    /// [`Completion::response`].
-    pub fn upstream_body(&self) -> Option<&Bytes> {
-        self.upstream_body.as_ref()
-    }
-
-    /// The answer, the upstream's bytes (if they still match it), and the metadata.
-    pub fn into_parts(self) -> (ChatResponse, Option<Bytes>, UpstreamMeta) {
-        (self.response, self.upstream_body, self.meta)
-    }
-
-    /// The answer alone.
-    pub fn into_response(self) -> ChatResponse {
-        self.response
-    }
 }
 
 /// The chunks of a streamed answer, as they arrive.
@@ -131,22 +69,4 @@ pub trait Provider: Send + Sync + 'static {
     /// A cheap check that the deployment is reachable and the credential works.
     /// Returns how long it took.
     async fn health(&self) -> Result<Duration>;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn changing_the_response_drops_the_upstream_bytes() {
-        let body = Bytes::from_static(br#"{"id":"a","choices":[]}"#);
-        let response: ChatResponse = serde_json::from_slice(&body).expect("parse");
-        let mut done = Completion::parsed_from(body.clone(), response, UpstreamMeta::default());
-        assert_eq!(done.upstream_body(), Some(&body));
-        assert_eq!(done.response().id, "a");
-        done.response_mut().id = "b".into();
-        assert_eq!(done.upstream_body(), None);
-        let (response, bytes, _) = done.into_parts();
-        assert_eq!((response.id.as_str(), bytes), ("b", None));
-    }
 }

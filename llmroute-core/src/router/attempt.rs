@@ -81,7 +81,7 @@ pub(crate) async fn attempt(
                 .map_err(|_| timed_out(&what))??;
             deployment.stats.record_latency(started.elapsed());
             deployment.stats.record_meta(&done.meta);
-            let tokens = done.response().usage.as_ref().map_or(0, |u| u.total_tokens);
+            let tokens = done.usage().map_or(0, |u| u.total_tokens);
             if tokens > 0 {
                 if let Err(e) = ctx.counters.add_usage(id, 0, tokens).await {
                     tracing::warn!(deployment = id, error = %e, "could not count tokens in the router counters");

@@ -39,29 +39,28 @@ impl Answer {
             waited,
             failures,
         } = routed;
-        let (answer, upstream_body, meta) = value.into_parts();
         let outcome = Outcome {
             status: 200,
-            usage: answer.usage.clone(),
-            upstream_model: Some(answer.model.clone()),
+            usage: value.usage().cloned(),
+            upstream_model: Some(value.model().to_string()),
             deployment: Some(deployment.clone()),
             attempts,
             failures,
             upstream_time,
             waited,
-            upstream_request_id: meta.request_id.clone(),
+            upstream_request_id: value.meta.request_id.clone(),
             ..Outcome::default()
         };
-        // The upstream's own bytes when they still say what `answer` says: no second
-        // serialization on the hot path.
-        let mut resp = match upstream_body {
-            Some(bytes) => response::json_bytes(StatusCode::OK, bytes),
-            None => response::json(StatusCode::OK, &answer),
+        // The upstream's own bytes when they still say what the answer says: no parse of
+        // the choices and no second serialization on the hot path.
+        let mut resp = match value.upstream_body() {
+            Some(bytes) => response::json_bytes(StatusCode::OK, bytes.clone()),
+            None => response::json(StatusCode::OK, value.response()),
         };
-        routed_headers(&mut resp, &deployment, &model_group, attempts, &meta);
+        routed_headers(&mut resp, &deployment, &model_group, attempts, &value.meta);
         cache_header(&mut resp, cache.is_some(), false);
         if let Some(cache) = cache {
-            cache.store(answer);
+            cache.store(value.into_response());
         }
         let cost = self.ledger.close(outcome);
         cost_headers(&mut resp, cost, self.key_spend.map(|s| s + cost));
