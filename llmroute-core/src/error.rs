@@ -250,6 +250,8 @@ impl Error {
         match self {
             Error::InvalidRequest { param, .. } => param.as_deref(),
             Error::ModelNotFound { .. } => Some("model"),
+            // Azure names the prompt as the field at fault of a content-filter refusal.
+            Error::ContentFilter { .. } => Some("prompt"),
             _ => None,
         }
     }
@@ -404,7 +406,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&e.to_json()).expect("json");
         assert_eq!(v["error"]["type"], "invalid_request_error");
         assert_eq!(v["error"]["code"], "content_filter");
-        assert_eq!(v["error"]["param"], serde_json::Value::Null);
+        assert_eq!(v["error"]["param"], "prompt", "as Azure sends it");
         assert_eq!(
             v["error"]["innererror"]["content_filter_result"]["hate"]["filtered"],
             true

@@ -205,6 +205,10 @@ async fn check(f: &Failure, stream: bool) -> Vec<String> {
         err["code"] == f.code,
         format!("code {}, want {}", err["code"], f.code),
     );
+    expect(
+        f.code != "content_filter" || err["param"] == "prompt",
+        format!("a content filter names the prompt as Azure does: {body}"),
+    );
     let message = err["message"].as_str().unwrap_or_default();
     expect(
         message.contains(f.message_has),
