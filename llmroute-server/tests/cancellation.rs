@@ -95,6 +95,7 @@ async fn a_caller_that_goes_away_mid_stream_cancels_the_upstream_call() {
         .expect("a request log line");
     let v: Value = serde_json::from_str(&line).expect("json log line");
     assert_eq!(v["stream"], true, "{v}");
+    assert_eq!(v["error"], "client_disconnected", "{v}");
     assert!(v["prompt_tokens"].as_u64() > Some(0), "{v}");
     let completion = v["completion_tokens"].as_u64().unwrap_or(0);
     assert!(

@@ -88,13 +88,14 @@ struct Row {
     prompt_tokens: Option<i64>,
     completion_tokens: Option<i64>,
     stream: bool,
+    error_type: Option<String>,
 }
 
 /// The request log rows in `<data dir>/llmroute.db`, by request id.
 fn logged_requests(data_dir: &Path) -> std::collections::HashMap<String, Row> {
     let db = rusqlite::Connection::open(data_dir.join("llmroute.db")).expect("open llmroute.db");
     let mut q = db
-        .prepare("SELECT request_id, status, prompt_tokens, completion_tokens, stream FROM llmroute_request_logs")
+        .prepare("SELECT request_id, status, prompt_tokens, completion_tokens, stream, error_type FROM llmroute_request_logs")
         .expect("query");
     q.query_map([], |r| {
         Ok((
@@ -104,6 +105,7 @@ fn logged_requests(data_dir: &Path) -> std::collections::HashMap<String, Row> {
                 prompt_tokens: r.get(2)?,
                 completion_tokens: r.get(3)?,
                 stream: r.get::<_, i64>(4)? != 0,
+                error_type: r.get(5)?,
             },
         ))
     })
@@ -126,6 +128,7 @@ async fn a_client_that_leaves_mid_stream_is_recorded_with_what_is_known() {
         .expect("a request log line after the disconnect");
     let v: Value = serde_json::from_str(&line).expect("json");
     assert_eq!(v["status"], 200);
+    assert_eq!(v["error"], "client_disconnected", "{v}");
     // Cut before the usage chunk: the prompt (and the chunks seen) are charged, not nothing.
     assert!(v["prompt_tokens"].as_u64().unwrap_or(0) > 0, "{v}");
     assert!(v["cost"].as_f64().unwrap_or(0.0) > 0.0, "{v}");
@@ -232,6 +235,11 @@ async fn when_the_grace_period_runs_out_streams_are_cut_recorded_and_the_exit_is
         .unwrap_or_else(|| panic!("the cut stream {stream_id} was not recorded: {rows:?}"));
     assert!(row.prompt_tokens.unwrap_or(0) > 0, "{row:?}");
     assert!(row.completion_tokens.unwrap_or(0) > 0, "{row:?}");
+    assert_eq!(
+        row.error_type.as_deref(),
+        Some("client_disconnected"),
+        "a cut stream is not recorded as complete: {row:?}"
+    );
     assert!(
         log.iter()
             .any(|l| l.contains(&stream_id) && l.contains("\"message\":\"request\"")),

@@ -59,6 +59,11 @@ impl SseBody {
         if let Some(ledger) = self.ledger.take() {
             let mut outcome = std::mem::take(&mut self.outcome);
             outcome.client_gone = client_gone;
+            if client_gone && outcome.error.is_none() {
+                // The status sent was 200; the log and the request record say the stream
+                // did not reach its end (a caller who left, or a cut at shutdown).
+                outcome.error = Some("client_disconnected");
+            }
             if outcome.usage.is_none() && (client_gone || outcome.error.is_some()) {
                 // Cut before the usage chunk: charge what is known, not nothing.
                 outcome.usage = Some(Usage::new(outcome.prompt_estimate, self.content_chunks));
