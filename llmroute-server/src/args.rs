@@ -48,8 +48,11 @@ pub fn init_logging(
     filter: &str,
 ) -> tracing_appender::non_blocking::WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let given = filter;
+    let (filter, bad_filter) = match tracing_subscriber::EnvFilter::try_new(given) {
+        Ok(filter) => (filter, None),
+        Err(e) => (tracing_subscriber::EnvFilter::new("info"), Some(e)),
+    };
     // Colour only on a terminal, and never with NO_COLOR set to something (no-color.org;
     // the CLI reads it the same way).
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
@@ -59,12 +62,11 @@ pub fn init_logging(
         .with_ansi(ansi)
         .with_writer(writer);
     let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
+        LogFormat::Json => builder.event_format(crate::json_log::JsonLines).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+    if let Some(e) = bad_filter {
+        tracing::warn!(filter = given, error = %e, "the log filter (--log / LLMROUTE_LOG) is not valid, so logging is at info; write it like `info` or `llmroute=debug,info`");
+    }
     guard
 }

@@ -28,6 +28,7 @@ pub mod accounting;
 pub mod args;
 pub mod gateway;
 pub mod http;
+pub mod json_log;
 pub mod master_key;
 pub mod metrics;
 pub mod prices;
