@@ -70,3 +70,77 @@ pub fn init_logging(
     }
     guard
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, FromArgMatches};
+
+    use super::*;
+
+    /// Parses `argv` as the binary would, but with every `env` fallback switched off, so
+    /// the test process's own `PORT` / `LLMROUTE_HOST` / ... cannot change the result
+    /// (clap reads the environment even in `try_parse_from`).
+    fn parse_without_env(argv: &[&str]) -> ServerArgs {
+        let cmd = ServerArgs::command().mut_args(|a| a.env(None::<&str>));
+        let matches = cmd.try_get_matches_from(argv).expect("parses");
+        ServerArgs::from_arg_matches(&matches).expect("args")
+    }
+
+    #[test]
+    fn no_arguments_listen_on_all_interfaces_port_8000_with_embedded_defaults() {
+        let args = parse_without_env(&["llmroute-server"]);
+        assert_eq!(args.host, "0.0.0.0");
+        assert_eq!(args.port, 8000);
+        assert_eq!(args.config, None);
+        assert_eq!(args.data_dir, PathBuf::from(".llmroute"));
+        assert_eq!(args.log_format, LogFormat::Json);
+        assert_eq!(args.log, "info");
+    }
+
+    #[test]
+    fn flags_override_the_defaults() {
+        let args = parse_without_env(&[
+            "llmroute-server",
+            "--host",
+            "127.0.0.1",
+            "-p",
+            "4000",
+            "-c",
+            "config.yaml",
+            "--log-format",
+            "pretty",
+        ]);
+        assert_eq!(
+            (args.host.as_str(), args.port),
+            ("127.0.0.1", 4000),
+            "{args:?}"
+        );
+        assert_eq!(args.config, Some(PathBuf::from("config.yaml")));
+        assert_eq!(args.log_format, LogFormat::Pretty);
+    }
+
+    /// The variable each flag falls back to, as docs/server.md lists them
+    /// (tests/defaults.rs checks that the binary really reads them).
+    #[test]
+    fn each_flag_reads_its_documented_environment_variable() {
+        let cmd = ServerArgs::command();
+        let env_of = |id: &str| {
+            cmd.get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_env())
+                .and_then(|e| e.to_str())
+                .map(str::to_string)
+        };
+        let expected = [
+            ("config", "LLMROUTE_CONFIG"),
+            ("host", "LLMROUTE_HOST"),
+            ("port", "PORT"),
+            ("data_dir", "LLMROUTE_DATA_DIR"),
+            ("log_format", "LLMROUTE_LOG_FORMAT"),
+            ("log", "LLMROUTE_LOG"),
+        ];
+        for (id, var) in expected {
+            assert_eq!(env_of(id).as_deref(), Some(var), "--{id}");
+        }
+    }
+}
