@@ -216,3 +216,69 @@ async fn azure_variables_add_gpt_4o_through_the_configured_deployment() {
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
     assert_eq!(fake.calls_for("my-gpt4o"), 2);
 }
+
+/// A config with the mock model, the test master key and one more mock model `name`.
+fn config_with_model(name: &str) -> String {
+    mock_config(&format!(
+        "  - model_name: {name}\n    litellm_params:\n      model: mock/echo\n"
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_host_and_inline_config_come_from_the_environment() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let yaml = config_with_model("from-env-yaml");
+    let server = Server::start_env_only(
+        cwd.path(),
+        &[
+            ("PORT", &port.to_string()),
+            ("LLMROUTE_HOST", "127.0.0.1"),
+            ("LLMROUTE_CONFIG_YAML", &yaml),
+        ],
+    );
+    // The ready line's address: LLMROUTE_HOST and PORT, not 0.0.0.0:8000.
+    assert_eq!(server.base, format!("http://127.0.0.1:{port}"));
+    let models = get(&server, "/v1/models", Some(MASTER_KEY)).await;
+    assert_eq!(models.status(), 200, "the inline config's master key works");
+    let models: Value = models.json().await.expect("json");
+    assert_eq!(model_ids(&models), vec!["mock", "from-env-yaml"]);
+    assert!(
+        !cwd.path().join(".llmroute/master_key").exists(),
+        "the configured master key is used; none is generated"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llmroute_config_names_the_file_and_wins_over_the_inline_yaml() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let file = cwd.path().join("from-file.yaml");
+    std::fs::write(&file, config_with_model("from-file")).expect("write config");
+    let data_dir = cwd.path().join("state");
+    let port = free_port();
+    let yaml = config_with_model("from-env-yaml");
+    let server = Server::start_env_only(
+        cwd.path(),
+        &[
+            ("PORT", &port.to_string()),
+            ("LLMROUTE_HOST", "127.0.0.1"),
+            ("LLMROUTE_CONFIG", file.to_str().expect("utf-8 path")),
+            ("LLMROUTE_CONFIG_YAML", &yaml),
+            ("LLMROUTE_DATA_DIR", data_dir.to_str().expect("utf-8 path")),
+        ],
+    );
+    assert_eq!(server.base, format!("http://127.0.0.1:{port}"));
+    let models: Value = get(&server, "/v1/models", Some(MASTER_KEY))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        model_ids(&models),
+        vec!["mock", "from-file"],
+        "LLMROUTE_CONFIG is read before LLMROUTE_CONFIG_YAML"
+    );
+    // LLMROUTE_DATA_DIR moves the embedded store out of ./.llmroute/.
+    assert!(data_dir.join("llmroute.db").is_file());
+    assert!(!cwd.path().join(".llmroute").exists());
+}

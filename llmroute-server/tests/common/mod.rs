@@ -76,6 +76,19 @@ impl Server {
         Self::spawn(cmd, dir, config_path)
     }
 
+    /// Starts the binary with no flags at all: an empty environment plus `env`, run in
+    /// `cwd`. Where it listens and what it loads come only from `env` (`PORT`,
+    /// `LLMROUTE_HOST`, `LLMROUTE_CONFIG`, `LLMROUTE_CONFIG_YAML`, ...), so set `PORT`
+    /// (see [`free_port`]) and `LLMROUTE_HOST` or it binds 0.0.0.0:8000.
+    /// `self.dir` is an unused temp dir and `self.config_path` does not exist.
+    pub fn start_env_only(cwd: &Path, env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config_path = dir.path().join("no-config.yaml");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_llmroute-server"));
+        cmd.env_clear().current_dir(cwd).envs(env.iter().copied());
+        Self::spawn(cmd, dir, config_path)
+    }
+
     /// Spawns `cmd` with stderr captured and waits (20 s at most) for its ready line.
     fn spawn(mut cmd: Command, dir: tempfile::TempDir, config_path: PathBuf) -> Server {
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
@@ -200,6 +213,15 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1 (for a server that must be told
+/// its port up front rather than take `--port 0`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// The server's `/metrics` page, as text.
