@@ -249,15 +249,34 @@ async fn when_the_grace_period_runs_out_streams_are_cut_recorded_and_the_exit_is
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_stops_accepting_new_connections() {
-    let mut server = Server::start(&mock_config(""));
+async fn after_sigterm_new_connections_are_refused_while_a_stream_finishes() {
+    let fake = slow_fake().await;
+    let mut server = Server::start(&azure_config(&fake));
+    let (_, text, body) = open_stream(&server).await;
     server.signal("TERM");
+    server
+        .wait_log("shutting down: no new connections", Duration::from_secs(5))
+        .expect("the shutdown line");
+    assert_eq!(fake.completed_streams(), 0, "the stream is still in flight");
+    // A fresh connection (its own client, no pool): refused, not queued until exit.
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("client");
+    let err = quick
+        .get(server.url("/health"))
+        .send()
+        .await
+        .expect_err("the listener is closed");
+    assert!(err.is_connect(), "refused, not timed out: {err:?}");
+    assert_eq!(fake.completed_streams(), 0, "still in flight when refused");
+    let text = read_rest(text, body).await.expect("the stream was not cut");
+    assert_eq!(sse_events(&text).last().map(String::as_str), Some("[DONE]"));
     assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
-    assert!(client().get(server.url("/health")).send().await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sighup_reloads_models_and_keeps_the_old_config_when_the_new_one_is_broken() {
+async fn sighup_reloads_models_and_settings_and_keeps_the_old_config_when_the_new_one_is_broken() {
     let server = Server::start(&mock_config(""));
     let models = |s: &Server| {
         let url = s.url("/v1/models");
@@ -279,18 +298,27 @@ async fn sighup_reloads_models_and_keeps_the_old_config_when_the_new_one_is_brok
                 .collect::<Vec<_>>()
         }
     };
+    let robots = |s: &Server| {
+        let url = s.url("/robots.txt");
+        async move {
+            let resp = client().get(url).send().await.expect("robots");
+            resp.text().await.expect("text")
+        }
+    };
     assert_eq!(models(&server).await, vec!["mock"]);
+    assert_eq!(robots(&server).await, "User-agent: *\nAllow: /\n");
 
-    std::fs::write(
-        &server.config_path,
-        mock_config("  - model_name: extra\n    litellm_params:\n      model: mock/extra\n"),
-    )
-    .expect("write");
+    // Models and settings: a new model, and general_settings.block_robots turned on.
+    let reloaded =
+        mock_config("  - model_name: extra\n    litellm_params:\n      model: mock/extra\n")
+            + "  block_robots: true\n";
+    std::fs::write(&server.config_path, reloaded).expect("write");
     server.signal("HUP");
     server
         .wait_log("config reloaded", Duration::from_secs(5))
         .expect("reloaded");
     assert_eq!(models(&server).await, vec!["mock", "extra"]);
+    assert_eq!(robots(&server).await, "User-agent: *\nDisallow: /\n");
 
     std::fs::write(
         &server.config_path,
