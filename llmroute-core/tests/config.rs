@@ -166,6 +166,18 @@ fn no_models_is_refused() {
     );
 }
 
+/// 16 MiB unless `general_settings.max_request_size_mb` says otherwise: room for a few
+/// base64 images, which a tighter limit would refuse with 413.
+#[test]
+fn the_request_body_limit_is_16_mib_unless_set() {
+    let models = "model_list:\n  - model_name: m\n    litellm_params: {model: mock/echo}\n";
+    let cfg = Config::from_yaml(models, "c.yaml", &env(&[])).expect("loads");
+    assert_eq!(cfg.general.max_request_bytes, 16 * 1024 * 1024);
+    let set = format!("{models}general_settings: {{max_request_size_mb: 0.5}}\n");
+    let cfg = Config::from_yaml(&set, "c.yaml", &env(&[])).expect("loads");
+    assert_eq!(cfg.general.max_request_bytes, 512 * 1024);
+}
+
 #[test]
 fn malformed_yaml_says_where() {
     let err = Config::from_yaml(
