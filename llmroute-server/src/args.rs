@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
+
 /// `llmroute-server` flags.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -12,7 +14,10 @@ use std::path::PathBuf;
 )]
 pub struct ServerArgs {
     /// LiteLLM-format config file. Without it: LLMROUTE_CONFIG_YAML, else embedded defaults.
-    #[arg(long, short = 'c', env = "LLMROUTE_CONFIG")]
+    // An empty value (`LLMROUTE_CONFIG=`) is accepted here and means "not set" (see
+    // `config_file`); clap's path parser would refuse to start on it.
+    #[arg(long, short = 'c', env = "LLMROUTE_CONFIG",
+          value_parser = clap::builder::OsStringValueParser::new().map(PathBuf::from))]
     pub config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "LLMROUTE_HOST", default_value = "0.0.0.0")]
@@ -29,6 +34,14 @@ pub struct ServerArgs {
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `llmroute=debug`.
     #[arg(long, env = "LLMROUTE_LOG", default_value = "info")]
     pub log: String,
+}
+
+impl ServerArgs {
+    /// The config file given by `--config` / `LLMROUTE_CONFIG`; an empty value counts as
+    /// not set, as `ConfigSource::detect` treats an empty `LLMROUTE_CONFIG`.
+    pub fn config_file(&self) -> Option<PathBuf> {
+        self.config.clone().filter(|p| !p.as_os_str().is_empty())
+    }
 }
 
 /// How log lines look.
@@ -95,6 +108,14 @@ mod tests {
         assert_eq!(args.data_dir, PathBuf::from(".llmroute"));
         assert_eq!(args.log_format, LogFormat::Json);
         assert_eq!(args.log, "info");
+    }
+
+    #[test]
+    fn an_empty_config_value_counts_as_not_set() {
+        let args = parse_without_env(&["llmroute-server", "--config", ""]);
+        assert_eq!(args.config_file(), None);
+        let args = parse_without_env(&["llmroute-server", "-c", "a.yaml"]);
+        assert_eq!(args.config_file(), Some(PathBuf::from("a.yaml")));
     }
 
     #[test]

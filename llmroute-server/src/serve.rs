@@ -22,7 +22,7 @@ use crate::metrics::ReasonLabels;
 /// Runs the server until SIGTERM / SIGINT: the whole life of `llmroute-server`.
 pub async fn run(args: ServerArgs) -> Result<(), StartError> {
     let began = Instant::now();
-    let source = ConfigSource::detect(args.config.clone(), &|n| std::env::var(n).ok());
+    let source = ConfigSource::detect(args.config_file(), &|n| std::env::var(n).ok());
     let config = source.load()?;
     if let Some(warning) = config.unsupported_warning() {
         tracing::warn!("{warning}");

@@ -282,3 +282,27 @@ async fn llmroute_config_names_the_file_and_wins_over_the_inline_yaml() {
     assert!(data_dir.join("llmroute.db").is_file());
     assert!(!cwd.path().join(".llmroute").exists());
 }
+
+/// `LLMROUTE_CONFIG=` (set but empty, as a container template may leave it) counts as
+/// not set: the inline YAML is used, as `ConfigSource::detect` documents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_llmroute_config_counts_as_not_set() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let yaml = config_with_model("from-env-yaml");
+    let server = Server::start_env_only(
+        cwd.path(),
+        &[
+            ("PORT", &port.to_string()),
+            ("LLMROUTE_HOST", "127.0.0.1"),
+            ("LLMROUTE_CONFIG", ""),
+            ("LLMROUTE_CONFIG_YAML", &yaml),
+        ],
+    );
+    let models: Value = get(&server, "/v1/models", Some(MASTER_KEY))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(model_ids(&models), vec!["mock", "from-env-yaml"]);
+}
