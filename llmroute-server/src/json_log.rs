@@ -65,8 +65,8 @@ impl Visit for Fields<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.key(field);
         if value.is_finite() {
-            // Rust writes the shortest form that reads back the same, never an exponent.
-            let _ = write!(self.line, "{value}");
+            // The shortest form that reads back the same (an exponent for tiny values).
+            self.line.push_str(ryu::Buffer::new().format_finite(value));
         } else {
             self.line.push_str("null");
         }
@@ -74,12 +74,12 @@ impl Visit for Fields<'_> {
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.key(field);
-        let _ = write!(self.line, "{value}");
+        self.line.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.key(field);
-        let _ = write!(self.line, "{value}");
+        self.line.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -107,6 +107,12 @@ impl Visit for Fields<'_> {
 /// Appends `s` as a JSON string (quoted and escaped).
 fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        // The common case, checked a word at a time: nothing to escape.
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let escape = match b {
@@ -174,6 +180,7 @@ mod tests {
                 status = 200u16,
                 delta = -3i64,
                 cost = 0.00125,
+                tiny = 1.5e-7,
                 ttft_ms = Option::<f64>::None,
                 nan = f64::NAN,
                 cache_hit = false,
@@ -192,6 +199,7 @@ mod tests {
         assert_eq!(v["status"], 200);
         assert_eq!(v["delta"], -3);
         assert_eq!(v["cost"], 0.00125);
+        assert_eq!(v["tiny"], 1.5e-7);
         assert!(v.get("ttft_ms").is_none(), "an empty Option is left out");
         assert_eq!(v["nan"], serde_json::Value::Null);
         assert_eq!(v["cache_hit"], false);
