@@ -1,146 +1,25 @@
 //! A database outage seen through the real server: PostgreSQL is reached through a TCP
-//! proxy on 127.0.0.1 that the test cuts (every connection closed, new ones refused) and
-//! restores; the real database is never stopped. Each test has a database of its own,
-//! dropped at the end even when the test fails.
+//! proxy on 127.0.0.1 that the test cuts (every connection closed, new ones refused) or
+//! stalls (connections open, no bytes pass); the real database is never stopped. Each
+//! test has a database of its own, dropped at the end even when the test fails.
 //!
 //! Checked: readiness goes 503 and back; cached virtual keys keep working and
 //! uncached ones get "database unreachable: key could not be verified"; request logs wait
 //! in a queue bounded by `request_log_queue_size`, the overflow is counted on `/metrics`
-//! and the rest reach the database; `key_cache_stale_seconds` bounds the stale window.
+//! and the rest reach the database; `key_cache_stale_seconds` bounds the stale window; a
+//! database that hangs costs a request no more than the key lookup's timeout.
 
 mod common;
 #[path = "../../llmroute-store/tests/common/proxy.rs"]
 mod proxy;
+#[path = "store_outage/support.rs"]
+mod support;
 
-use std::future::Future;
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use common::*;
-use futures::FutureExt;
-use proxy::Proxy;
-use serde_json::{json, Value};
-
-/// Runs `test` with a fresh database (its URL) and drops the database afterwards, also
-/// when the test panics.
-async fn with_database<F, Fut>(test: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let db = TestDatabase::create().await.expect("test database");
-    let outcome = AssertUnwindSafe(test(db.url.clone())).catch_unwind().await;
-    db.drop_database().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-/// A proxy to the database of `url`, and the same URL pointing at the proxy.
-async fn proxied(url: &str) -> (Proxy, String) {
-    let mut u = url::Url::parse(url).expect("database URL");
-    let target: SocketAddr = (
-        u.host_str().expect("host"),
-        u.port_or_known_default().expect("port"),
-    )
-        .to_socket_addrs()
-        .expect("resolve the database host")
-        .next()
-        .expect("an address");
-    let proxy = Proxy::start(target).await;
-    u.set_port(Some(proxy.addr.port())).expect("port");
-    u.set_host(Some("127.0.0.1")).expect("host");
-    (proxy, u.to_string())
-}
-
-/// The mock model, the test master key, the database and `extra` general settings.
-fn config(database_url: &str, extra: &str) -> String {
-    format!(
-        "model_list:\n  - model_name: mock\n    litellm_params: {{model: mock/echo}}\n\
-         general_settings: {{master_key: {MASTER_KEY}, database_url: \"{database_url}\"{extra}}}\n"
-    )
-}
-
-async fn readiness(server: &Server) -> (u16, Value) {
-    let resp = client()
-        .get(server.url("/health/readiness"))
-        .send()
-        .await
-        .expect("GET /health/readiness");
-    (
-        resp.status().as_u16(),
-        resp.json().await.expect("readiness JSON"),
-    )
-}
-
-/// A new virtual key (made with the master key while the database is up).
-async fn generate_key(server: &Server, alias: &str) -> String {
-    let resp = client()
-        .post(server.url("/key/generate"))
-        .bearer_auth(MASTER_KEY)
-        .json(&json!({"key_alias": alias}))
-        .send()
-        .await
-        .expect("POST /key/generate");
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.expect("json");
-    body["key"].as_str().expect("key").to_string()
-}
-
-async fn chat(server: &Server, key: &str) -> reqwest::Response {
-    client()
-        .post(server.url("/v1/chat/completions"))
-        .bearer_auth(key)
-        .json(&chat_body("mock", "hi", false))
-        .send()
-        .await
-        .expect("POST /v1/chat/completions")
-}
-
-/// The value of the sample `series` on a `/metrics` page.
-fn metric(page: &str, series: &str) -> Option<f64> {
-    page.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-async fn metric_now(server: &Server, series: &str) -> f64 {
-    let page = metrics_text(server).await;
-    metric(&page, series).unwrap_or_else(|| panic!("{series} is not on /metrics:\n{page}"))
-}
-
-/// Polls `/metrics` until `series` has `value`, for at most `within`.
-async fn wait_metric(server: &Server, series: &str, value: f64, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        let now = metric_now(server, series).await;
-        if now == value {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{series} is {now}, not {value}, after {within:?}:\n{}",
-            metrics_text(server).await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Request-log rows of the key with `alias`, read straight from the database.
-async fn log_rows(database_url: &str, alias: &str) -> i64 {
-    let (db, conn) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
-        .await
-        .expect("connect to the test database");
-    tokio::spawn(conn);
-    db.query_one(
-        "select count(*) from llmroute_request_logs where key_alias = $1",
-        &[&alias],
-    )
-    .await
-    .expect("count request logs")
-    .get(0)
-}
+use serde_json::json;
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_is_503_naming_the_database_while_it_is_cut_and_200_after() {
@@ -347,6 +226,140 @@ async fn key_cache_stale_seconds_bounds_how_long_a_cached_key_outlives_the_datab
             accepted_stale as f64
         );
         proxy.restore();
+    })
+    .await;
+}
+
+/// The server's key lookup timeout (`KeyAuthConfig::db_timeout`, fixed at 500 ms).
+const DB_TIMEOUT: Duration = Duration::from_millis(500);
+/// Readiness waits this long for the database.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+/// Slack for the machine (two cores shared by parallel tests).
+const MARGIN: Duration = Duration::from_secs(1);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_database_costs_a_request_no_more_than_the_lookup_timeout() {
+    with_database(|url| async move {
+        let (proxy, via_proxy) = proxied(&url).await;
+        // user_api_key_cache_ttl 0: every request asks the database for its key, so the
+        // used key below goes through the lookup (and its timeout), not the fresh cache.
+        let server = Server::start(&config(&via_proxy, ", user_api_key_cache_ttl: 0"));
+        let used = generate_key(&server, "stall-used").await;
+        let unseen = generate_key(&server, "stall-unseen").await;
+        assert_eq!(chat(&server, &used).await.status(), 200, "verified once");
+        wait_metric(&server, "llmroute_logs_written_total", 1.0, Duration::from_secs(10)).await;
+
+        proxy.stall();
+        let asked = Instant::now();
+        let (status, error) = error_of(chat(&server, &unseen).await).await;
+        let took = asked.elapsed();
+        assert_eq!(status, 503, "{error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("database unreachable: key could not be verified"),
+            "{error}"
+        );
+        assert!(
+            took >= DB_TIMEOUT && took < DB_TIMEOUT + MARGIN,
+            "an unverifiable key is refused after the lookup timeout ({DB_TIMEOUT:?}), not at once and not later: {took:?}"
+        );
+        const USED_DURING_STALL: usize = 3;
+        for i in 0..USED_DURING_STALL {
+            let asked = Instant::now();
+            let resp = chat(&server, &used).await;
+            let took = asked.elapsed();
+            assert_eq!(resp.status(), 200, "request {i} on the used key");
+            assert!(
+                took < Duration::from_secs(1),
+                "request {i} on the used key took {took:?} with the database stalled"
+            );
+        }
+        let asked = Instant::now();
+        let (status, body) = readiness(&server).await;
+        let took = asked.elapsed();
+        assert_eq!((status, &body["db"]), (503, &json!("unreachable")), "{body}");
+        assert!(
+            took >= READINESS_TIMEOUT && took < READINESS_TIMEOUT + MARGIN,
+            "readiness answers after its own timeout: {took:?}"
+        );
+        // The requests' logs wait in the queue; nothing reached the database.
+        wait_metric(
+            &server,
+            "llmroute_log_queue_depth",
+            USED_DURING_STALL as f64,
+            Duration::from_secs(5),
+        )
+        .await;
+        assert_eq!(metric_now(&server, "llmroute_logs_written_total").await, 1.0);
+        assert_eq!(metric_now(&server, "llmroute_logs_dropped_total").await, 0.0);
+        assert_eq!(log_rows(&url, "stall-used").await, 1, "read around the proxy");
+
+        proxy.resume();
+        wait_metric(&server, "llmroute_log_queue_depth", 0.0, Duration::from_secs(15)).await;
+        assert_eq!(
+            log_rows(&url, "stall-used").await,
+            1 + USED_DURING_STALL as i64,
+            "every request made during the stall was written after it"
+        );
+        let (status, body) = readiness(&server).await;
+        assert_eq!((status, &body["db"]), (200, &json!("connected")), "{body}");
+        assert_eq!(
+            chat(&server, &unseen).await.status(),
+            200,
+            "the unseen key is verified once the database answers"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_that_went_silent_cost_one_timeout_each_then_new_ones_are_used() {
+    with_database(|url| async move {
+        let (proxy, via_proxy) = proxied(&url).await;
+        let server = Server::start(&config(&via_proxy, ", user_api_key_cache_ttl: 0"));
+        let used = generate_key(&server, "silent-used").await;
+        let unseen = generate_key(&server, "silent-unseen").await;
+        assert_eq!(chat(&server, &used).await.status(), 200, "verified once");
+        wait_metric(&server, "llmroute_logs_written_total", 1.0, Duration::from_secs(10)).await;
+
+        // The connections open now never answer again (a failover whose old primary
+        // vanished: no reset, no reply); new connections reach the database.
+        proxy.stall_open();
+        let stalled = Instant::now();
+        assert_eq!(chat(&server, &used).await.status(), 200, "served stale at worst");
+        // Each silent connection costs one lookup its timeout (503 for a key never
+        // verified) and is closed; then a new connection verifies the key.
+        loop {
+            let resp = chat(&server, &unseen).await;
+            if resp.status() == 200 {
+                break;
+            }
+            let (status, error) = error_of(resp).await;
+            assert_eq!(status, 503, "{error}");
+            assert!(
+                stalled.elapsed() < Duration::from_secs(20),
+                "the unseen key is still refused {:?} after the old connections went silent: {error}",
+                stalled.elapsed()
+            );
+        }
+        // From then on no lookup waits on a silent connection (each used to cost
+        // DB_TIMEOUT, for as long as the operating system kept the socket).
+        const AFTER: usize = 5;
+        for i in 0..AFTER {
+            let asked = Instant::now();
+            let resp = chat(&server, &unseen).await;
+            let took = asked.elapsed();
+            assert_eq!(resp.status(), 200, "request {i}");
+            assert!(took < DB_TIMEOUT, "request {i} took {took:?}");
+        }
+        let (status, body) = readiness(&server).await;
+        assert_eq!((status, &body["db"]), (200, &json!("connected")), "{body}");
+        // A log write stuck on a silent connection is given up after 5 s and retried.
+        wait_metric(&server, "llmroute_log_queue_depth", 0.0, Duration::from_secs(15)).await;
+        assert_eq!(log_rows(&url, "silent-used").await, 2);
+        assert_eq!(log_rows(&url, "silent-unseen").await, 1 + AFTER as i64);
     })
     .await;
 }

@@ -5,7 +5,10 @@
 //! When the database is unreachable the rows stay queued and the task retries with
 //! exponential backoff; rows arriving while `capacity` rows are already held are dropped
 //! and counted. A row the database refuses outright (bad data) is dropped and counted
-//! on its own, so one bad row never blocks the queue.
+//! on its own, so one bad row never blocks the queue. A write the database does not
+//! answer within `write_timeout` counts as failed (a database that hangs never holds the
+//! writer); it is retried, and the database skips rows it already has, so none is
+//! written twice.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -30,6 +33,9 @@ pub struct LogWriterConfig {
     pub min_backoff: Duration,
     /// Longest retry delay (default 5 s).
     pub max_backoff: Duration,
+    /// Longest wait for the database to answer one write before it counts as failed
+    /// and is retried (default 5 s).
+    pub write_timeout: Duration,
 }
 
 impl Default for LogWriterConfig {
@@ -40,6 +46,7 @@ impl Default for LogWriterConfig {
             flush_interval: Duration::from_millis(200),
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -239,7 +246,7 @@ async fn drain(
         if pending.is_empty() {
             return Ok(());
         }
-        match store.insert_logs(pending).await {
+        match insert(shared, store, pending).await {
             Ok(_) => done(shared, pending.len(), 0),
             Err(e) if e.is_unavailable() => return Err(e),
             Err(e) => {
@@ -258,7 +265,7 @@ async fn one_by_one(
     pending: &mut Vec<RequestRecord>,
 ) -> Result<(), StoreError> {
     while let Some(row) = pending.first() {
-        match store.insert_logs(std::slice::from_ref(row)).await {
+        match insert(shared, store, std::slice::from_ref(row)).await {
             Ok(_) => done(shared, 1, 0),
             Err(e) if e.is_unavailable() => return Err(e),
             Err(e) => {
@@ -269,6 +276,24 @@ async fn one_by_one(
         pending.remove(0);
     }
     Ok(())
+}
+
+/// One write, given up after `write_timeout` as [`StoreError::Unavailable`].
+async fn insert(
+    shared: &Shared,
+    store: &dyn Store,
+    rows: &[RequestRecord],
+) -> Result<u64, StoreError> {
+    let limit = shared.config.write_timeout;
+    tokio::time::timeout(limit, store.insert_logs(rows))
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Unavailable {
+                backend: store.backend(),
+                action: "writing request logs".into(),
+                reason: format!("no answer within {} ms", limit.as_millis()),
+            })
+        })
 }
 
 fn done(shared: &Shared, written: usize, rejected: usize) {

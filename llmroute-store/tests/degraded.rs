@@ -1,12 +1,14 @@
 //! Degraded mode against real PostgreSQL behind a TCP proxy the test cuts and restores:
 //! cached keys keep passing, unknown keys get a clear 503, logs queue up to the bound
-//! and are all written when the database is back. Also: a closed port at start-up.
+//! and are all written when the database is back. A connection that goes silent costs
+//! one timeout and is then closed, never reused. Also: a closed port at start-up.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,8 +17,10 @@ use common::{base_url, options, record, url_for, with_pg_db};
 use llmroute_core::auth::Authenticator;
 use llmroute_core::events::RequestSink;
 use llmroute_core::Secret;
+use llmroute_store::postgres::PgStore;
 use llmroute_store::{
-    open_with, KeyAuth, KeyAuthConfig, LogFilter, LogWriter, LogWriterConfig, NewKey,
+    open_with, KeyAuth, KeyAuthConfig, KeyStore, KeyUpdate, LogFilter, LogStore, LogWriter,
+    LogWriterConfig, NewKey, Page, Store,
 };
 
 fn pg_addr() -> SocketAddr {
@@ -71,6 +75,7 @@ async fn outage_keeps_cached_keys_and_queues_logs_until_recovery() {
                 flush_interval: Duration::from_millis(20),
                 min_backoff: Duration::from_millis(20),
                 max_backoff: Duration::from_millis(200),
+                ..Default::default()
             },
         );
         for i in 0..100 {
@@ -158,6 +163,151 @@ async fn outage_keeps_cached_keys_and_queues_logs_until_recovery() {
         // Fresh lookups work again.
         auth.authenticate(unseen.key.expose()).await.unwrap();
         assert_eq!(writer.shutdown(Duration::from_secs(5)).await.queued, 0);
+    })
+    .await;
+}
+
+/// A migrated store on `db` through `proxy` with a pool of one connection, so every
+/// operation uses the connection the test silences.
+async fn one_connection(proxy: &Proxy, db: &str, dir: &Path) -> Arc<PgStore> {
+    let mut opts = options(Some(via(proxy, db)), dir);
+    opts.pool_size = 1;
+    let url = opts.url.clone().unwrap();
+    let store = PgStore::connect(&url, &opts).await.unwrap();
+    store.migrate().await.unwrap();
+    Arc::new(store)
+}
+
+#[tokio::test]
+async fn a_silent_connection_costs_one_timeout_then_a_new_one_is_used() {
+    const TIMEOUT: Duration = Duration::from_millis(300);
+    with_pg_db(|db| async move {
+        let proxy = Proxy::start(pg_addr()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = one_connection(&proxy, &db, dir.path()).await;
+        let direct = open_with(options(Some(url_for(&base_url(), &db)), dir.path()))
+            .await
+            .unwrap();
+        let key = store.create_key(NewKey::default()).await.unwrap();
+        let key = key.key.expose();
+        // Never fresh: every lookup asks the database.
+        let auth = KeyAuth::new(
+            None,
+            store.clone(),
+            KeyAuthConfig {
+                fresh_ttl: Duration::ZERO,
+                stale_ttl: Duration::from_secs(60),
+                db_timeout: TIMEOUT,
+                capacity: 100,
+            },
+        );
+        auth.authenticate(key).await.unwrap();
+
+        // The pool's one connection stops answering (no reset, no reply).
+        proxy.stall_open();
+        let t = Instant::now();
+        auth.authenticate(key).await.expect("served stale");
+        assert!(t.elapsed() >= TIMEOUT, "{:?}", t.elapsed());
+        assert_eq!(auth.stats().served_stale, 1);
+        assert_eq!(store.connections_closed(), 1, "the silent one is closed");
+        let t = Instant::now();
+        auth.authenticate(key).await.unwrap();
+        assert!(
+            t.elapsed() < TIMEOUT,
+            "the next lookup waits on the silent connection again: {:?}",
+            t.elapsed()
+        );
+        assert_eq!(auth.stats().served_stale, 1, "verified by the database");
+
+        // The writer's write goes to a connection that then goes silent: it is given up
+        // after write_timeout and written once on a new connection.
+        let writer = LogWriter::spawn(
+            store.clone(),
+            LogWriterConfig {
+                flush_interval: Duration::from_millis(20),
+                min_backoff: Duration::from_millis(20),
+                write_timeout: TIMEOUT,
+                ..Default::default()
+            },
+        );
+        proxy.stall_open();
+        let hash = llmroute_core::auth::hash_key(key);
+        for i in 0..3 {
+            writer.record(record(
+                &format!("silent-{i}"),
+                Some(&hash),
+                "gpt-4o",
+                0.5,
+                i,
+            ));
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while writer.stats().written < 3 {
+            assert!(Instant::now() < deadline, "{:?}", writer.stats());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let s = writer.stats();
+        assert_eq!((s.written, s.queued, s.dropped), (3, 0, 0), "{s:?}");
+        assert!(s.failed_writes >= 1, "the unanswered write failed: {s:?}");
+        assert_eq!(store.connections_closed(), 2);
+        let rows = direct
+            .recent_logs(&LogFilter::default(), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 3);
+        let spend = direct.get_key(&hash).await.unwrap().unwrap().spend;
+        assert!((spend - 1.5).abs() < 1e-9, "each row counted once: {spend}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_operation_that_gets_its_answer_returns_its_connection() {
+    with_pg_db(|db| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = options(Some(url_for(&base_url(), &db)), dir.path());
+        let store = PgStore::connect(opts.url.as_deref().unwrap(), &opts)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store.migrate().await.unwrap();
+        store.health().await.unwrap();
+        let created = store.create_key(NewKey::default()).await.unwrap();
+        let hash = created.record.token_hash.clone();
+        let dup = NewKey {
+            key: Some(created.key.clone()),
+            ..Default::default()
+        };
+        assert!(store.create_key(dup).await.is_err(), "already exists");
+        store
+            .import_key(&llmroute_core::keys::VirtualKey {
+                token_hash: "imported".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        store.get_key(&hash).await.unwrap().unwrap();
+        let rename = KeyUpdate {
+            key_alias: Some(Some("renamed".into())),
+            ..Default::default()
+        };
+        store.update_key(&hash, &rename).await.unwrap();
+        store.list_keys(Page::default()).await.unwrap();
+        store.add_spend(&hash, 0.25).await.unwrap();
+        store
+            .reset_budgets(std::time::SystemTime::now())
+            .await
+            .unwrap();
+        let batch = [record("r1", Some(&hash), "gpt-4o", 0.5, 1)];
+        assert_eq!(store.insert_logs(&batch).await.unwrap(), 1);
+        assert_eq!(store.insert_logs(&batch).await.unwrap(), 0);
+        let all = LogFilter::default();
+        store.spend_by_key(&all).await.unwrap();
+        store.spend_by_day(&all).await.unwrap();
+        store.spend_by_model(&all).await.unwrap();
+        store.recent_logs(&all, Page::default()).await.unwrap();
+        store.delete_keys(&[hash]).await.unwrap();
+        assert_eq!(store.connections_closed(), 0);
     })
     .await;
 }

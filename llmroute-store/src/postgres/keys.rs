@@ -96,6 +96,7 @@ impl PgStore {
             )
             .await
             .map_err(pg(action))?;
+        c.release();
         if n == 0 {
             return Err(StoreError::Invalid {
                 field: "key",
@@ -137,6 +138,7 @@ impl KeyStore for PgStore {
             .query_opt(&st, &[&token_hash])
             .await
             .map_err(pg("reading a key"))?;
+        c.release();
         row.as_ref()
             .map(from_row)
             .transpose()
@@ -170,6 +172,7 @@ impl KeyStore for PgStore {
         .await
         .map_err(pg(ACTION))?;
         tx.commit().await.map_err(pg(ACTION))?;
+        c.release();
         Ok(key)
     }
 
@@ -188,6 +191,7 @@ impl KeyStore for PgStore {
             )
             .await
             .map_err(pg(ACTION))?;
+        c.release();
         let items = rows
             .iter()
             .map(from_row)
@@ -201,12 +205,15 @@ impl KeyStore for PgStore {
 
     async fn delete_keys(&self, token_hashes: &[String]) -> StoreResult<u64> {
         let c = self.client("deleting keys").await?;
-        c.execute(
-            "DELETE FROM llmroute_keys WHERE token_hash = ANY($1)",
-            &[&token_hashes],
-        )
-        .await
-        .map_err(pg("deleting keys"))
+        let n = c
+            .execute(
+                "DELETE FROM llmroute_keys WHERE token_hash = ANY($1)",
+                &[&token_hashes],
+            )
+            .await
+            .map_err(pg("deleting keys"))?;
+        c.release();
+        Ok(n)
     }
 
     async fn add_spend(&self, token_hash: &str, amount: f64) -> StoreResult<()> {
@@ -214,17 +221,21 @@ impl KeyStore for PgStore {
         c.execute(ADD_SPEND, &[&token_hash, &amount])
             .await
             .map_err(pg("adding spend"))?;
+        c.release();
         Ok(())
     }
 
     async fn reset_budgets(&self, now: SystemTime) -> StoreResult<u64> {
         let c = self.client("resetting budgets").await?;
-        c.execute(
-            "UPDATE llmroute_keys SET spend = 0, budget_reset_at = $1 + budget_duration_secs * interval '1 second'
-             WHERE budget_reset_at <= $1",
-            &[&now],
-        )
-        .await
-        .map_err(pg("resetting budgets"))
+        let n = c
+            .execute(
+                "UPDATE llmroute_keys SET spend = 0, budget_reset_at = $1 + budget_duration_secs * interval '1 second'
+                 WHERE budget_reset_at <= $1",
+                &[&now],
+            )
+            .await
+            .map_err(pg("resetting budgets"))?;
+        c.release();
+        Ok(n)
     }
 }

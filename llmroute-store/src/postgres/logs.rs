@@ -173,6 +173,7 @@ impl PgStore {
         );
         let c = self.client(action).await?;
         let rows = c.query(&sql, &refs(&vals)).await.map_err(pg(action))?;
+        c.release();
         rows.iter()
             .map(|r| {
                 Ok(SpendRow {
@@ -199,6 +200,7 @@ impl LogStore for PgStore {
         let st = c.prepare_cached(INSERT).await.map_err(pg(ACTION))?;
         let cols = Columns::of(batch);
         let row = c.query_one(&st, &cols.params()).await.map_err(pg(ACTION))?;
+        c.release();
         let n: i64 = row.try_get(0).map_err(pg(ACTION))?;
         Ok(n as u64)
     }
@@ -237,6 +239,7 @@ impl LogStore for PgStore {
         );
         let c = self.client(ACTION).await?;
         let rows = c.query(&sql, &refs(&vals)).await.map_err(pg(ACTION))?;
+        c.release();
         let tokens = |v: Option<i64>| v.map(|v| v.max(0) as u64);
         rows.iter()
             .map(|r| {

@@ -1,6 +1,7 @@
 //! The production backend: PostgreSQL through a deadpool-postgres pool, shared by every
 //! instance. TLS (rustls) when the URL says `sslmode=require`, as RDS wants.
 
+mod conn;
 mod keys;
 mod logs;
 mod migrations;
@@ -13,15 +14,16 @@ pub fn schema_version() -> u32 {
 mod tls;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use deadpool_postgres::{
-    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
-};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use llmroute_core::store::{Store, StoreError, StoreResult};
 use tokio_postgres::config::{Host, SslMode};
 
+use self::conn::Conn;
 use crate::open::{redact_url, StoreOptions};
 
 pub(crate) const BACKEND: &str = "PostgreSQL";
@@ -32,6 +34,8 @@ pub struct PgStore {
     pool: Pool,
     url: String,
     target: String,
+    /// Connections closed because their operation ended without an answer.
+    closed: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -91,6 +95,7 @@ impl PgStore {
             pool,
             url: redacted.clone(),
             target: target.clone(),
+            closed: Arc::new(AtomicU64::new(0)),
         };
         if let Err(e) = store.pool.get().await {
             let (reason, hint) = explain_connect(&e, opts.connect_timeout, split.tls);
@@ -99,13 +104,24 @@ impl PgStore {
         Ok(store)
     }
 
-    /// A pooled connection, or [`StoreError::Unavailable`].
-    pub(crate) async fn client(&self, action: &str) -> StoreResult<Object> {
-        self.pool.get().await.map_err(|e| StoreError::Unavailable {
-            backend: BACKEND,
-            action: action.to_string(),
-            reason: format!("no connection to {}: {}", self.target, pool_reason(&e)),
-        })
+    /// A pooled connection for one operation, or [`StoreError::Unavailable`]. It goes
+    /// back to the pool with [`Conn::release`]; dropped without (the operation failed
+    /// or its caller stopped waiting), it is closed.
+    pub(crate) async fn client(&self, action: &str) -> StoreResult<Conn> {
+        match self.pool.get().await {
+            Ok(object) => Ok(Conn::new(object, self.closed.clone())),
+            Err(e) => Err(StoreError::Unavailable {
+                backend: BACKEND,
+                action: action.to_string(),
+                reason: format!("no connection to {}: {}", self.target, pool_reason(&e)),
+            }),
+        }
+    }
+
+    /// Connections closed so far because an operation ended without an answer (its
+    /// caller timed out, or it failed) rather than returned to the pool.
+    pub fn connections_closed(&self) -> u64 {
+        self.closed.load(Ordering::Relaxed)
     }
 }
 
@@ -217,11 +233,14 @@ impl Store for PgStore {
         c.simple_query("SELECT 1")
             .await
             .map_err(pg("checking health"))?;
+        c.release();
         Ok(())
     }
 
     async fn migrate(&self) -> StoreResult<u32> {
         let mut c = self.client("migrating the schema").await?;
-        migrations::migrate(&mut c).await
+        let version = migrations::migrate(&mut c).await?;
+        c.release();
+        Ok(version)
     }
 }
