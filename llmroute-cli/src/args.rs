@@ -1,5 +1,6 @@
 //! The command line: flags, subcommands and the examples every `--help` shows.
 
+use clap::builder::TypedValueParser as _;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -25,7 +26,10 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct ConfigArgs {
     /// LiteLLM-format config file. Without it: LLMROUTE_CONFIG_YAML, else embedded defaults.
-    #[arg(long, short = 'c', env = "LLMROUTE_CONFIG", global = true)]
+    // An empty value (`LLMROUTE_CONFIG=`) is accepted and means "not set", as the server
+    // reads it; clap's path parser would refuse to run on it.
+    #[arg(long, short = 'c', env = "LLMROUTE_CONFIG", global = true,
+          value_parser = clap::builder::OsStringValueParser::new().map(PathBuf::from))]
     pub config: Option<PathBuf>,
     /// Folder of the embedded SQLite database and the generated master key.
     #[arg(

@@ -13,7 +13,8 @@ use crate::error::CliError;
 /// Where the config comes from: `--config`, `LLMROUTE_CONFIG`, `LLMROUTE_CONFIG_YAML`, or
 /// the embedded defaults.
 pub fn config_source(args: &ConfigArgs) -> ConfigSource {
-    ConfigSource::detect(args.config.clone(), &|n| std::env::var(n).ok())
+    let file = args.config.clone().filter(|p| !p.as_os_str().is_empty());
+    ConfigSource::detect(file, &|n| std::env::var(n).ok())
 }
 
 /// Loads the config (errors name the file, the key and the fix).

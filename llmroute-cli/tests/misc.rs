@@ -183,6 +183,21 @@ async fn models_from_config_and_server() {
     .await
     .ok();
     assert!(r.line_with("gpt-4o-0").contains("azure/gpt-4o"));
+    // An empty LLMROUTE_CONFIG (a container template's leftover) counts as unset, as the
+    // server reads it: the YAML in LLMROUTE_CONFIG_YAML is used.
+    let yaml = std::fs::read_to_string(&cfg).expect("read config");
+    let r = llmroute(
+        dir.path(),
+        &["models"],
+        &[("LLMROUTE_CONFIG", ""), ("LLMROUTE_CONFIG_YAML", &yaml)],
+    )
+    .await
+    .ok();
+    assert!(
+        r.line_with("gpt-4o-0").contains("azure/gpt-4o"),
+        "{}",
+        r.stdout
+    );
     let server = TestServer::start(&cfg, &dir.path().join("srv")).await;
     let r = llmroute(
         dir.path(),
