@@ -52,13 +52,56 @@ pub enum StartError {
     #[error("{0}")]
     Signal(String),
     /// The listening socket could not be opened.
-    #[error("cannot listen on {addr}: {source}; is another process using the port? choose another with --port or PORT")]
+    #[error("cannot listen on {addr}: {source}; {}", bind_hint(.source))]
     Bind {
         /// host:port.
         addr: String,
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// What to do about a listening socket that could not be opened.
+fn bind_hint(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::AddrInUse => "another process is using the port: stop it, or choose another port with --port or PORT",
+        ErrorKind::PermissionDenied => "ports below 1024 need privileges: use a higher port (the default is 8000) with --port or PORT",
+        ErrorKind::AddrNotAvailable => "that address is not one of this machine's: use 0.0.0.0 (every interface) or 127.0.0.1 with --host or LLMROUTE_HOST",
+        _ => "check --host / LLMROUTE_HOST (an IP address or host name, e.g. 0.0.0.0) and --port / PORT",
+    }
+}
+
+#[cfg(test)]
+mod bind_hint_tests {
+    use super::*;
+
+    #[test]
+    fn each_bind_failure_says_what_to_change() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        let err = std::net::TcpListener::bind(("127.0.0.1", port)).expect_err("in use");
+        let text = StartError::Bind {
+            addr: format!("127.0.0.1:{port}"),
+            source: err,
+        }
+        .to_string();
+        assert!(text.contains("another process is using the port"), "{text}");
+        let err = std::net::TcpListener::bind("192.0.2.1:0").expect_err("not ours");
+        let text = StartError::Bind {
+            addr: "192.0.2.1:0".into(),
+            source: err,
+        }
+        .to_string();
+        assert!(text.contains("not one of this machine's"), "{text}");
+        let err = std::io::Error::new(std::io::ErrorKind::InvalidInput, "invalid socket address");
+        let text = StartError::Bind {
+            addr: ":8000".into(),
+            source: err,
+        }
+        .to_string();
+        assert!(text.contains("check --host / LLMROUTE_HOST"), "{text}");
+    }
 }
 
 /// Settings that do not come from the config file.
