@@ -3,11 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "store_suite/columns.rs"]
+mod columns;
 mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use columns::logs_read_back_every_column;
 use common::record;
 use llmroute_core::auth::hash_key;
 use llmroute_core::keys::VirtualKey;
@@ -31,6 +34,7 @@ suite!(
     spend_adds_and_budget_periods_restart,
     logs_insert_once_and_feed_spend,
     logs_filter_and_page,
+    logs_read_back_every_column,
     migrate_again_is_a_no_op,
 );
 
