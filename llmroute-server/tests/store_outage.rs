@@ -234,6 +234,8 @@ async fn key_cache_stale_seconds_bounds_how_long_a_cached_key_outlives_the_datab
 const DB_TIMEOUT: Duration = Duration::from_millis(500);
 /// Readiness waits this long for the database.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long an admin call waits on the database (`ADMIN_STORE_TIMEOUT` in http/admin.rs).
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Slack for the machine (two cores shared by parallel tests).
 const MARGIN: Duration = Duration::from_secs(1);
 
@@ -284,6 +286,27 @@ async fn a_stalled_database_costs_a_request_no_more_than_the_lookup_timeout() {
             took >= READINESS_TIMEOUT && took < READINESS_TIMEOUT + MARGIN,
             "readiness answers after its own timeout: {took:?}"
         );
+        // An admin call waits on the database no longer than its own timeout (the pool's
+        // connect timeout usually answers first; the admin timeout bounds the rest).
+        let asked = Instant::now();
+        let listed = client()
+            .get(server.url("/key/list"))
+            .bearer_auth(MASTER_KEY)
+            .send()
+            .await
+            .expect("key list");
+        let took = asked.elapsed();
+        let (status, error) = error_of(listed).await;
+        assert_eq!(status, 503, "{error}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("PostgreSQL unreachable") || message.contains("did not answer within"),
+            "{error}"
+        );
+        assert!(
+            took < ADMIN_TIMEOUT + MARGIN,
+            "the admin call gives up within its timeout ({ADMIN_TIMEOUT:?}): {took:?}"
+        );
         // The requests' logs wait in the queue; nothing reached the database.
         wait_metric(
             &server,
@@ -328,6 +351,28 @@ async fn connections_that_went_silent_cost_one_timeout_each_then_new_ones_are_us
         // vanished: no reset, no reply); new connections reach the database.
         proxy.stall_open();
         let stalled = Instant::now();
+        // An admin call drawn onto a silent connection gives up after its own timeout.
+        let asked = Instant::now();
+        let listed = client()
+            .get(server.url("/key/list"))
+            .bearer_auth(MASTER_KEY)
+            .send()
+            .await
+            .expect("key list");
+        let took = asked.elapsed();
+        let (status, error) = error_of(listed).await;
+        assert_eq!(status, 503, "{error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("did not answer within 5 s"),
+            "{error}"
+        );
+        assert!(
+            took >= ADMIN_TIMEOUT && took < ADMIN_TIMEOUT + MARGIN,
+            "the admin call gives up after its timeout ({ADMIN_TIMEOUT:?}): {took:?}"
+        );
         assert_eq!(chat(&server, &used).await.status(), 200, "served stale at worst");
         // Each silent connection costs one lookup its timeout (503 for a key never
         // verified) and is closed; then a new connection verifies the key.

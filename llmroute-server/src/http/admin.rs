@@ -40,30 +40,53 @@ pub enum AdminOp {
 
 const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
 
+/// How long an admin call may wait on the database.
+const ADMIN_STORE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The 503 of an admin call the database did not answer in time.
+fn store_timed_out(op: AdminOp) -> Error {
+    let changes = matches!(op, AdminOp::Generate | AdminOp::Update | AdminOp::Delete);
+    Error::Unavailable {
+        message: format!(
+            "the database did not answer within {} s{}; check GET /health/readiness and the database",
+            ADMIN_STORE_TIMEOUT.as_secs(),
+            if changes {
+                ", so the change may or may not have been made: look with GET /key/info or /key/list once it answers"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
 /// Serves one admin request.
 pub async fn handle(gw: &Gateway, req: Request<Incoming>, op: AdminOp) -> Response<Body> {
     if let Err(e) = authenticate_master(gw, req.headers()).await {
         return response::error(&e);
     }
     let query = query(&req);
-    let result = match op {
-        AdminOp::Generate => match body(req).await {
-            Ok(b) => generate(gw, b).await,
-            Err(e) => Err(e),
+    let sent = match op {
+        AdminOp::Generate | AdminOp::Update | AdminOp::Delete => match body(req).await {
+            Ok(b) => b,
+            Err(e) => return response::error(&e),
         },
-        AdminOp::Info => info(gw, &query).await,
-        AdminOp::Update => match body(req).await {
-            Ok(b) => update(gw, b).await,
-            Err(e) => Err(e),
-        },
-        AdminOp::Delete => match body(req).await {
-            Ok(b) => delete(gw, b).await,
-            Err(e) => Err(e),
-        },
-        AdminOp::List => list(gw, &query).await,
-        AdminOp::SpendLogs => spend_logs(gw, &query).await,
-        AdminOp::SpendReport => spend_report(gw, &query).await,
+        _ => Map::new(),
     };
+    let work = async {
+        match op {
+            AdminOp::Generate => generate(gw, sent).await,
+            AdminOp::Info => info(gw, &query).await,
+            AdminOp::Update => update(gw, sent).await,
+            AdminOp::Delete => delete(gw, sent).await,
+            AdminOp::List => list(gw, &query).await,
+            AdminOp::SpendLogs => spend_logs(gw, &query).await,
+            AdminOp::SpendReport => spend_report(gw, &query).await,
+        }
+    };
+    // A database that hangs must not hold an admin call (and its connection) forever.
+    let result = tokio::time::timeout(ADMIN_STORE_TIMEOUT, work)
+        .await
+        .unwrap_or_else(|_| Err(store_timed_out(op)));
     match result {
         Ok(value) => response::json(StatusCode::OK, &value),
         Err(e) => response::error(&e),
