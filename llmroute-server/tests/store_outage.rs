@@ -234,7 +234,7 @@ async fn key_cache_stale_seconds_bounds_how_long_a_cached_key_outlives_the_datab
 const DB_TIMEOUT: Duration = Duration::from_millis(500);
 /// Readiness waits this long for the database.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long an admin call waits on the database (`ADMIN_STORE_TIMEOUT` in http/admin.rs).
+/// How long an admin call waits on the database (`ADMIN_STORE_TIMEOUT` in http/admin/mod.rs).
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Slack for the machine (two cores shared by parallel tests).
 const MARGIN: Duration = Duration::from_secs(1);

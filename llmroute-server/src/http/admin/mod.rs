@@ -9,7 +9,7 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use llmroute_core::auth::hash_key;
 use llmroute_core::keys::VirtualKey;
-use llmroute_core::store::{parse_budget_duration, KeyUpdate, LogFilter, NewKey, Page};
+use llmroute_core::store::{parse_budget_duration, KeyUpdate, NewKey, Page};
 use llmroute_core::{Error, Secret};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -18,6 +18,9 @@ use super::body::{parse_json, read_limited};
 use super::credentials::authenticate_master;
 use super::response::{self, Body};
 use crate::gateway::Gateway;
+use spend::{spend_logs, spend_report};
+
+mod spend;
 
 /// Which admin operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,6 +316,7 @@ async fn delete(gw: &Gateway, body: Map<String, Value>) -> Result<Value, Error> 
     Ok(json!({"deleted_keys": hashes, "count": deleted}))
 }
 
+/// `page` and `size` from the query (1-based; size 1 to 1000, default 50).
 fn page(query: &HashMap<String, String>) -> Page {
     let num = |name: &str, default: u32| {
         query
@@ -336,72 +340,4 @@ async fn list(gw: &Gateway, query: &HashMap<String, String>) -> Result<Value, Er
         "current_page": page.page,
         "total_pages": total_pages,
     }))
-}
-
-/// `start_date` / `end_date` as `YYYY-MM-DD` (UTC) or RFC 3339; the end date is inclusive.
-fn log_filter(query: &HashMap<String, String>) -> Result<LogFilter, Error> {
-    let time = |name: &'static str, end: bool| -> Result<Option<SystemTime>, Error> {
-        let Some(text) = query.get(name).filter(|t| !t.is_empty()) else {
-            return Ok(None);
-        };
-        let secs = if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            let day = if end {
-                day.succ_opt().unwrap_or(day)
-            } else {
-                day
-            };
-            day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp())
-        } else {
-            chrono::DateTime::parse_from_rfc3339(text)
-                .ok()
-                .map(|t| t.timestamp())
-        };
-        let secs = secs.ok_or_else(|| {
-            Error::invalid(
-                format!("`{name}` {text:?}: use YYYY-MM-DD or RFC 3339"),
-                Some(name),
-                "invalid_value",
-            )
-        })?;
-        Ok(Some(UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64)))
-    };
-    Ok(LogFilter {
-        key_hash: query
-            .get("api_key")
-            .filter(|k| !k.is_empty())
-            .map(|k| key_hash(k)),
-        start: time("start_date", false)?,
-        end: time("end_date", true)?,
-    })
-}
-
-async fn spend_logs(gw: &Gateway, query: &HashMap<String, String>) -> Result<Value, Error> {
-    let filter = log_filter(query)?;
-    // Logs still queued in memory are written first, so a just-finished request shows.
-    let _ = tokio::time::timeout(Duration::from_secs(2), gw.log_writer.flush()).await;
-    let logs = gw
-        .store
-        .recent_logs(&filter, page(query))
-        .await
-        .map_err(Error::from)?;
-    Ok(serde_json::to_value(logs).unwrap_or_else(|_| json!([])))
-}
-
-async fn spend_report(gw: &Gateway, query: &HashMap<String, String>) -> Result<Value, Error> {
-    let filter = log_filter(query)?;
-    let _ = tokio::time::timeout(Duration::from_secs(2), gw.log_writer.flush()).await;
-    let rows = match query.get("group_by").map(String::as_str).unwrap_or("day") {
-        "day" => gw.store.spend_by_day(&filter).await,
-        "key" => gw.store.spend_by_key(&filter).await,
-        "model" => gw.store.spend_by_model(&filter).await,
-        other => {
-            return Err(Error::invalid(
-                format!("`group_by` {other:?}: use day, key or model"),
-                Some("group_by"),
-                "invalid_value",
-            ))
-        }
-    }
-    .map_err(Error::from)?;
-    Ok(serde_json::to_value(rows).unwrap_or_else(|_| json!([])))
 }
