@@ -239,6 +239,25 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Slack for the machine (two cores shared by parallel tests).
 const MARGIN: Duration = Duration::from_secs(1);
 
+/// `GET /key/list` while the database does not answer: how long the 503 took, and its
+/// message.
+async fn admin_call_refused(server: &Server) -> (Duration, String) {
+    let asked = Instant::now();
+    let listed = client()
+        .get(server.url("/key/list"))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .expect("key list");
+    let took = asked.elapsed();
+    let (status, error) = error_of(listed).await;
+    assert_eq!(status, 503, "{error}");
+    (
+        took,
+        error["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_database_costs_a_request_no_more_than_the_lookup_timeout() {
     with_database(|url| async move {
@@ -288,20 +307,10 @@ async fn a_stalled_database_costs_a_request_no_more_than_the_lookup_timeout() {
         );
         // An admin call waits on the database no longer than its own timeout (the pool's
         // connect timeout usually answers first; the admin timeout bounds the rest).
-        let asked = Instant::now();
-        let listed = client()
-            .get(server.url("/key/list"))
-            .bearer_auth(MASTER_KEY)
-            .send()
-            .await
-            .expect("key list");
-        let took = asked.elapsed();
-        let (status, error) = error_of(listed).await;
-        assert_eq!(status, 503, "{error}");
-        let message = error["message"].as_str().unwrap_or_default();
+        let (took, message) = admin_call_refused(&server).await;
         assert!(
             message.contains("PostgreSQL unreachable") || message.contains("did not answer within"),
-            "{error}"
+            "{message}"
         );
         assert!(
             took < ADMIN_TIMEOUT + MARGIN,
@@ -352,23 +361,8 @@ async fn connections_that_went_silent_cost_one_timeout_each_then_new_ones_are_us
         proxy.stall_open();
         let stalled = Instant::now();
         // An admin call drawn onto a silent connection gives up after its own timeout.
-        let asked = Instant::now();
-        let listed = client()
-            .get(server.url("/key/list"))
-            .bearer_auth(MASTER_KEY)
-            .send()
-            .await
-            .expect("key list");
-        let took = asked.elapsed();
-        let (status, error) = error_of(listed).await;
-        assert_eq!(status, 503, "{error}");
-        assert!(
-            error["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("did not answer within 5 s"),
-            "{error}"
-        );
+        let (took, message) = admin_call_refused(&server).await;
+        assert!(message.contains("did not answer within 5 s"), "{message}");
         assert!(
             took >= ADMIN_TIMEOUT && took < ADMIN_TIMEOUT + MARGIN,
             "the admin call gives up after its timeout ({ADMIN_TIMEOUT:?}): {took:?}"
