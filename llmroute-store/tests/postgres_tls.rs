@@ -12,10 +12,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::tls::{self, check};
 use llmroute_core::auth::hash_key;
 use llmroute_store::{open_with, LogFilter, NewKey, Page, Store};
 
@@ -45,98 +46,6 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn check(what: &str, out: std::io::Result<Output>) -> Output {
-    let out = out.unwrap_or_else(|e| panic!("{what}: cannot run it: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    check(
-        &format!("openssl {args:?}"),
-        Command::new("openssl").args(args).current_dir(dir).output(),
-    );
-}
-
-/// A CA (`ca.pem`), a certificate for 127.0.0.1 signed by it (`server.pem`), and one
-/// signed by it for another name (`wrong.pem`).
-fn certificates(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=llmroute test CA",
-        ],
-    );
-    for (name, san) in [
-        ("server", "IP:127.0.0.1,DNS:localhost"),
-        ("wrong", "DNS:db.invalid"),
-    ] {
-        let (key, csr, pem, ext) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
-            format!("{name}.cnf"),
-        );
-        openssl(
-            dir,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &key,
-                "-out",
-                &csr,
-                "-subj",
-                "/CN=llmroute test server",
-            ],
-        );
-        std::fs::write(
-            dir.join(&ext),
-            format!("subjectAltName={san}\nbasicConstraints=CA:FALSE\n"),
-        )
-        .unwrap();
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &pem,
-                "-days",
-                "1",
-                "-extfile",
-                &ext,
-            ],
-        );
-    }
-}
-
 /// A throwaway PostgreSQL server: stopped, and its folder deleted, when dropped.
 struct OwnPostgres {
     dir: tempfile::TempDir,
@@ -150,7 +59,9 @@ impl OwnPostgres {
     fn start() -> OwnPostgres {
         let bin = pg_bin();
         let dir = tempfile::tempdir().unwrap();
-        certificates(dir.path());
+        // ca.pem; server.pem for this machine; wrong.pem, from the same CA, for another name.
+        let leaves = [("server", tls::LOCAL), ("wrong", "DNS:db.invalid")];
+        tls::certificates(dir.path(), &leaves);
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -205,17 +116,21 @@ impl OwnPostgres {
         self.dir.path().join(file).display().to_string()
     }
 
-    /// Runs one of PostgreSQL's programs, as the postgres user when the test is root.
-    fn run(&self, program: &str, args: &[&str]) -> Output {
+    /// One of PostgreSQL's programs, to run as the postgres user when the test is root.
+    fn command(&self, program: &str) -> Command {
         let exe = self.bin.join(program);
-        let mut cmd = if self.as_postgres {
+        if self.as_postgres {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(&exe);
             c
         } else {
             Command::new(&exe)
-        };
-        check(program, cmd.args(args).output())
+        }
+    }
+
+    /// Runs one of PostgreSQL's programs ([`OwnPostgres::command`]); it must succeed.
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        check(program, self.command(program).args(args).output())
     }
 
     /// Replaces `pg_hba.conf` (the file keeps its owner).
@@ -280,16 +195,11 @@ impl OwnPostgres {
 
 impl Drop for OwnPostgres {
     fn drop(&mut self) {
-        let exe = self.bin.join("pg_ctl");
         let data = self.path("data");
-        let mut cmd = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&exe);
-            c
-        } else {
-            Command::new(&exe)
-        };
-        let _ = cmd.args(["-D", &data, "-m", "immediate", "stop"]).output();
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
         // The TempDir field deletes the folder after this.
     }
 }
@@ -305,6 +215,16 @@ async fn open(url: String) -> Result<std::sync::Arc<dyn Store>, String> {
     open_with(common::options(Some(url), dir.path()))
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Opening a store at `url` must fail (`what`: why it should) with an error that says
+/// every one of `words`.
+async fn assert_refused(url: String, what: &str, words: &[&str]) {
+    let e = open(url)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("{what}: the store opened"));
+    assert!(words.iter().all(|w| e.contains(w)), "{what}: {e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,14 +277,12 @@ async fn sslmode_require_encrypts_verifies_the_server_and_fails_clearly_without_
     drop(store);
 
     // The certificate is verified: Mozilla's roots alone do not include the test CA...
-    let e = open(pg.url("?sslmode=require"))
-        .await
-        .err()
-        .expect("refused");
-    assert!(
-        e.contains("certificate") && e.contains("sslrootcert"),
-        "{e}"
-    );
+    assert_refused(
+        pg.url("?sslmode=require"),
+        "the test CA is not trusted",
+        &["certificate", "sslrootcert"],
+    )
+    .await;
     // ...PGSSLROOTCERT names it as well as sslrootcert does (this binary's only test,
     // so the variable is seen by nothing else)...
     std::env::set_var("PGSSLROOTCERT", &ca);
@@ -372,11 +290,12 @@ async fn sslmode_require_encrypts_verifies_the_server_and_fails_clearly_without_
     std::env::remove_var("PGSSLROOTCERT");
     via_env.expect("sslmode=require with the CA in PGSSLROOTCERT");
     // ...and a URL without sslmode is refused by this server and told what to add.
-    let e = open(pg.url("")).await.err().expect("refused");
-    assert!(
-        e.contains("no encryption") && e.contains("sslmode=require"),
-        "{e}"
-    );
+    assert_refused(
+        pg.url(""),
+        "this server takes TCP clients only over TLS",
+        &["no encryption", "sslmode=require"],
+    )
+    .await;
 
     // The host name is verified too: a certificate from the same CA for another name.
     pg.reconfigure(&[
@@ -384,26 +303,23 @@ async fn sslmode_require_encrypts_verifies_the_server_and_fails_clearly_without_
         ("ssl_key_file", &pg.path("wrong.key")),
     ])
     .await;
-    let e = open(pg.url(&format!("?sslmode=require&sslrootcert={ca}")))
-        .await
-        .err()
-        .expect("a certificate for another name is refused");
-    assert!(
-        e.contains("not valid for name") && e.contains("connect with a host name"),
-        "{e}"
-    );
+    let with_ca = pg.url(&format!("?sslmode=require&sslrootcert={ca}"));
+    assert_refused(
+        with_ca.clone(),
+        "a certificate for another name is refused",
+        &["not valid for name", "connect with a host name"],
+    )
+    .await;
 
     // A server with ssl = off: sslmode=require fails, saying so.
     pg.set_hba("local all all trust\nhost all all 127.0.0.1/32 trust\n");
     pg.reconfigure(&[("ssl", "off")]).await;
-    let e = open(pg.url(&format!("?sslmode=require&sslrootcert={ca}")))
-        .await
-        .err()
-        .expect("sslmode=require against ssl = off is refused");
-    assert!(
-        e.contains("does not support TLS") && e.contains("ssl = off"),
-        "{e}"
-    );
+    assert_refused(
+        with_ca,
+        "sslmode=require against ssl = off is refused",
+        &["does not support TLS", "ssl = off"],
+    )
+    .await;
     assert!(
         open(pg.url("")).await.is_ok(),
         "the same server answers without TLS"

@@ -3,93 +3,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 #[path = "redis_support/mod.rs"]
 mod redis_support;
 
 use std::path::Path;
-use std::process::Command;
 
+use common::tls;
 use llmroute_core::Counters;
 use llmroute_store::redis::{RedisCounters, RedisOptions, RedisPool};
 use redis_support as rs;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let ok = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is installed")
-        .status
-        .success();
-    assert!(ok, "openssl {args:?} failed");
-}
-
-/// A CA, and a server certificate for 127.0.0.1 signed by it.
-fn certificates(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=llmroute test CA",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "1",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-}
-
 #[tokio::test]
 async fn rediss_connects_with_tls_and_verifies_the_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    certificates(dir.path());
+    tls::certificates(dir.path(), &[("server", tls::LOCAL)]);
     let path = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
     let own = rs::OwnRedis::start_tls(&path("server.pem"), &path("server.key")).await;
     let url = format!("rediss://127.0.0.1:{}", own.port);

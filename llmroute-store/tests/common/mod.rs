@@ -7,6 +7,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod proxy;
+pub mod tls;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
