@@ -10,13 +10,14 @@ use llmroute_azure::fake::{FakeAzure, FakeConfig};
 use serde_json::{json, Value};
 
 async fn fake(latency: Duration) -> FakeAzure {
-    FakeAzure::start(FakeConfig {
-        deployments: vec!["gpt4o-prod".to_string()],
-        latency,
-        ..FakeConfig::default()
-    })
+    fake_azure(
+        &["gpt4o-prod"],
+        FakeConfig {
+            latency,
+            ..FakeConfig::default()
+        },
+    )
     .await
-    .expect("fake")
 }
 
 fn redis_url() -> String {
@@ -67,10 +68,7 @@ async fn ask(
 }
 
 fn cache_header(resp: &reqwest::Response) -> Option<String> {
-    resp.headers()
-        .get("x-llmroute-cache")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    header(resp, "x-llmroute-cache").map(str::to_string)
 }
 
 /// The streamed text of an SSE body.
@@ -297,17 +295,7 @@ async fn three_servers_on_one_redis_and_postgres_hold_a_budget_for_ten() {
     let servers: Vec<Server> = (0..3)
         .map(|_| Server::start(&config(&fake, Some(&redis_url()), &ns, Some(&db.url))))
         .collect();
-    let created: Value = client()
-        .post(servers[0].url("/key/generate"))
-        .bearer_auth(MASTER_KEY)
-        .json(&json!({"max_budget": 0.0103}))
-        .send()
-        .await
-        .expect("generate")
-        .json()
-        .await
-        .expect("json");
-    let key = created["key"].as_str().expect("key").to_string();
+    let key = virtual_key(&servers[0], json!({"max_budget": 0.0103})).await;
     let calls = (0..50).map(|i| {
         let server = &servers[i % 3];
         let key = key.clone();
@@ -420,17 +408,7 @@ async fn a_redis_outage_never_fails_a_request_and_redis_is_used_again_after() {
         None,
     ));
     // A key with a budget and an rpm limit, so budgets and rate limits use Redis too.
-    let created: Value = client()
-        .post(server.url("/key/generate"))
-        .bearer_auth(MASTER_KEY)
-        .json(&json!({"max_budget": 100.0, "rpm_limit": 1000}))
-        .send()
-        .await
-        .expect("generate")
-        .json()
-        .await
-        .expect("json");
-    let key = created["key"].as_str().expect("key").to_string();
+    let key = virtual_key(&server, json!({"max_budget": 100.0, "rpm_limit": 1000})).await;
     let ask_as = |text: String, stream: bool| {
         let req = client()
             .post(server.url("/v1/chat/completions"))

@@ -15,21 +15,30 @@ use serde_json::Value;
 const CHUNKS: usize = 50;
 const CHUNK_DELAY: Duration = Duration::from_millis(100);
 
-async fn slow_upstream() -> (FakeAzure, Server) {
-    let fake = FakeAzure::start(FakeConfig {
-        deployments: vec!["gpt4o-prod".to_string()],
-        stream_chunks: CHUNKS,
-        chunk_delay: CHUNK_DELAY,
-        ..FakeConfig::default()
-    })
-    .await
-    .expect("fake azure");
+/// A fake Azure whose streams send `chunks` content chunks `delay` apart, and the server
+/// in front of it (`gpt-4o`) with `router_settings` (a whole YAML line, or nothing).
+async fn upstream(chunks: usize, delay: Duration, router_settings: &str) -> (FakeAzure, Server) {
+    let fake = fake_azure(
+        &["gpt4o-prod"],
+        FakeConfig {
+            stream_chunks: chunks,
+            chunk_delay: delay,
+            ..FakeConfig::default()
+        },
+    )
+    .await;
     let config = format!(
         "model_list:\n  - model_name: gpt-4o\n    litellm_params: {{model: azure/gpt4o-prod, api_base: {}, api_key: fake-azure-key}}\n\
-         router_settings: {{num_retries: 0, timeout: 30}}\ngeneral_settings: {{master_key: {MASTER_KEY}}}\n",
+         {router_settings}general_settings: {{master_key: {MASTER_KEY}}}\n",
         fake.base_url()
     );
     (fake, Server::start(&config))
+}
+
+/// The slow stream, no retries.
+async fn slow_upstream() -> (FakeAzure, Server) {
+    let settings = "router_settings: {num_retries: 0, timeout: 30}\n";
+    upstream(CHUNKS, CHUNK_DELAY, settings).await
 }
 
 /// Whether an SSE event carries non-empty answer text.
@@ -114,20 +123,7 @@ async fn a_caller_that_goes_away_mid_stream_cancels_the_upstream_call() {
 async fn a_caller_that_reads_to_the_end_leaves_the_upstream_stream_completed() {
     // The counterpart: the same slow stream read to its end is not counted as aborted,
     // so the test above measures the hang-up and not the fake.
-    let fake = FakeAzure::start(FakeConfig {
-        deployments: vec!["gpt4o-prod".to_string()],
-        stream_chunks: 5,
-        chunk_delay: Duration::from_millis(20),
-        ..FakeConfig::default()
-    })
-    .await
-    .expect("fake azure");
-    let config = format!(
-        "model_list:\n  - model_name: gpt-4o\n    litellm_params: {{model: azure/gpt4o-prod, api_base: {}, api_key: fake-azure-key}}\n\
-         general_settings: {{master_key: {MASTER_KEY}}}\n",
-        fake.base_url()
-    );
-    let server = Server::start(&config);
+    let (fake, server) = upstream(5, Duration::from_millis(20), "").await;
     let body = post_chat(&server, &chat_body("gpt-4o", "hi", true))
         .await
         .text()

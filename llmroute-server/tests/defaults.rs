@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use llmroute_azure::fake::{FakeAzure, FakeConfig};
+use llmroute_azure::fake::FakeConfig;
 use serde_json::Value;
 
 /// The generated key, read as the README says: `KEY=$(cat .llmroute/master_key)`.
@@ -34,15 +34,6 @@ async fn chat(server: &Server, key: Option<&str>, body: &Value) -> reqwest::Resp
         None => req,
     };
     req.send().await.expect("POST chat")
-}
-
-fn model_ids(v: &Value) -> Vec<String> {
-    v["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .filter_map(|m| m["id"].as_str().map(str::to_string))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,11 +80,8 @@ async fn no_config_starts_with_a_generated_key_and_answers_the_readme_requests()
     let health: Value = health.json().await.expect("json");
     assert_eq!(health["status"], "healthy");
 
-    let models = get(&server, "/v1/models", Some(&key)).await;
-    assert_eq!(models.status(), 200);
-    let models: Value = models.json().await.expect("json");
     assert_eq!(
-        model_ids(&models),
+        model_ids(&server, &key).await,
         vec!["mock"],
         "no AZURE_* set: mock only"
     );
@@ -154,14 +142,15 @@ async fn no_config_starts_with_a_generated_key_and_answers_the_readme_requests()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_variables_add_gpt_4o_through_the_configured_deployment() {
     let upstream_key = "azure-key-from-env-7f3a9c";
-    let fake = FakeAzure::start(FakeConfig {
-        deployments: vec!["my-gpt4o".to_string()],
-        api_key: upstream_key.to_string(),
-        response_text: "answered by the fake Azure".to_string(),
-        ..FakeConfig::default()
-    })
-    .await
-    .expect("fake");
+    let fake = fake_azure(
+        &["my-gpt4o"],
+        FakeConfig {
+            api_key: upstream_key.to_string(),
+            response_text: "answered by the fake Azure".to_string(),
+            ..FakeConfig::default()
+        },
+    )
+    .await;
     let cwd = tempfile::tempdir().expect("tempdir");
     let base = fake.base_url();
     let server = Server::start_bare(
@@ -175,21 +164,11 @@ async fn azure_variables_add_gpt_4o_through_the_configured_deployment() {
     );
     let key = key_in(cwd.path());
 
-    let models: Value = get(&server, "/v1/models", Some(&key))
-        .await
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(model_ids(&models), vec!["gpt-4o", "mock"]);
+    assert_eq!(model_ids(&server, &key).await, vec!["gpt-4o", "mock"]);
 
     let resp = chat(&server, Some(&key), &chat_body("gpt-4o", "Hello!", false)).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(
-        resp.headers()
-            .get("x-llmroute-model-group")
-            .and_then(|h| h.to_str().ok()),
-        Some("gpt-4o")
-    );
+    assert_eq!(header(&resp, "x-llmroute-model-group"), Some("gpt-4o"));
     let v: Value = resp.json().await.expect("json");
     assert_eq!(
         v["choices"][0]["message"]["content"],
@@ -224,25 +203,33 @@ fn config_with_model(name: &str) -> String {
     ))
 }
 
+/// Starts the binary with no flags in `cwd`, configured by the environment alone:
+/// `PORT` (a free port, returned), `LLMROUTE_HOST=127.0.0.1`, `LLMROUTE_CONFIG_YAML` (the
+/// mock config plus the model `from-env-yaml`) and `env`.
+fn start_from_env(cwd: &Path, env: &[(&str, &str)]) -> (Server, u16) {
+    let port = free_port().to_string();
+    let yaml = config_with_model("from-env-yaml");
+    let mut all = vec![
+        ("PORT", port.as_str()),
+        ("LLMROUTE_HOST", "127.0.0.1"),
+        ("LLMROUTE_CONFIG_YAML", yaml.as_str()),
+    ];
+    all.extend_from_slice(env);
+    let server = Server::start_env_only(cwd, &all);
+    (server, port.parse().expect("a port"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn port_host_and_inline_config_come_from_the_environment() {
     let cwd = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let yaml = config_with_model("from-env-yaml");
-    let server = Server::start_env_only(
-        cwd.path(),
-        &[
-            ("PORT", &port.to_string()),
-            ("LLMROUTE_HOST", "127.0.0.1"),
-            ("LLMROUTE_CONFIG_YAML", &yaml),
-        ],
-    );
-    // The ready line's address: LLMROUTE_HOST and PORT, not 0.0.0.0:8000.
+    let (server, port) = start_from_env(cwd.path(), &[]);
+    // The ready line's address: LLMROUTE_HOST and PORT, not 0.0.0.0:8000. The inline
+    // config's master key works (model_ids checks the 200).
     assert_eq!(server.base, format!("http://127.0.0.1:{port}"));
-    let models = get(&server, "/v1/models", Some(MASTER_KEY)).await;
-    assert_eq!(models.status(), 200, "the inline config's master key works");
-    let models: Value = models.json().await.expect("json");
-    assert_eq!(model_ids(&models), vec!["mock", "from-env-yaml"]);
+    assert_eq!(
+        model_ids(&server, MASTER_KEY).await,
+        vec!["mock", "from-env-yaml"]
+    );
     assert!(
         !cwd.path().join(".llmroute/master_key").exists(),
         "the configured master key is used; none is generated"
@@ -255,26 +242,16 @@ async fn llmroute_config_names_the_file_and_wins_over_the_inline_yaml() {
     let file = cwd.path().join("from-file.yaml");
     std::fs::write(&file, config_with_model("from-file")).expect("write config");
     let data_dir = cwd.path().join("state");
-    let port = free_port();
-    let yaml = config_with_model("from-env-yaml");
-    let server = Server::start_env_only(
+    let (server, port) = start_from_env(
         cwd.path(),
         &[
-            ("PORT", &port.to_string()),
-            ("LLMROUTE_HOST", "127.0.0.1"),
             ("LLMROUTE_CONFIG", file.to_str().expect("utf-8 path")),
-            ("LLMROUTE_CONFIG_YAML", &yaml),
             ("LLMROUTE_DATA_DIR", data_dir.to_str().expect("utf-8 path")),
         ],
     );
     assert_eq!(server.base, format!("http://127.0.0.1:{port}"));
-    let models: Value = get(&server, "/v1/models", Some(MASTER_KEY))
-        .await
-        .json()
-        .await
-        .expect("json");
     assert_eq!(
-        model_ids(&models),
+        model_ids(&server, MASTER_KEY).await,
         vec!["mock", "from-file"],
         "LLMROUTE_CONFIG is read before LLMROUTE_CONFIG_YAML"
     );
@@ -288,21 +265,9 @@ async fn llmroute_config_names_the_file_and_wins_over_the_inline_yaml() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_llmroute_config_counts_as_not_set() {
     let cwd = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let yaml = config_with_model("from-env-yaml");
-    let server = Server::start_env_only(
-        cwd.path(),
-        &[
-            ("PORT", &port.to_string()),
-            ("LLMROUTE_HOST", "127.0.0.1"),
-            ("LLMROUTE_CONFIG", ""),
-            ("LLMROUTE_CONFIG_YAML", &yaml),
-        ],
+    let (server, _) = start_from_env(cwd.path(), &[("LLMROUTE_CONFIG", "")]);
+    assert_eq!(
+        model_ids(&server, MASTER_KEY).await,
+        vec!["mock", "from-env-yaml"]
     );
-    let models: Value = get(&server, "/v1/models", Some(MASTER_KEY))
-        .await
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(model_ids(&models), vec!["mock", "from-env-yaml"]);
 }

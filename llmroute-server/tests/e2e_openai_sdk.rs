@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use llmroute_azure::fake::{FakeAzure, FakeConfig, Fault};
+use llmroute_azure::fake::{FakeConfig, Fault};
 
 /// The Python interpreter with `openai` installed.
 fn python() -> String {
@@ -22,13 +22,14 @@ fn python() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openai_python_sdk_works_unchanged() {
     let python = python();
-    let fake = FakeAzure::start(FakeConfig {
-        deployments: vec!["gpt4o-prod".to_string(), "limited".to_string()],
-        response_text: "Hello from fake Azure".to_string(),
-        ..FakeConfig::default()
-    })
-    .await
-    .expect("fake azure");
+    let fake = fake_azure(
+        &["gpt4o-prod", "limited"],
+        FakeConfig {
+            response_text: "Hello from fake Azure".to_string(),
+            ..FakeConfig::default()
+        },
+    )
+    .await;
     for _ in 0..5 {
         fake.push_fault_for(
             "limited",
@@ -46,17 +47,11 @@ async fn the_openai_python_sdk_works_unchanged() {
     );
     let server = Server::start(&config);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/openai_sdk.py");
-    let virtual_key: serde_json::Value = client()
-        .post(server.url("/key/generate"))
-        .bearer_auth(MASTER_KEY)
-        .json(&serde_json::json!({"key_alias": "sdk-test", "max_budget": 5.0}))
-        .send()
-        .await
-        .expect("generate")
-        .json()
-        .await
-        .expect("json");
-    let virtual_key = virtual_key["key"].as_str().expect("key").to_string();
+    let virtual_key = virtual_key(
+        &server,
+        serde_json::json!({"key_alias": "sdk-test", "max_budget": 5.0}),
+    )
+    .await;
     for key in [MASTER_KEY.to_string(), virtual_key] {
         let (python, base) = (python.clone(), server.base.clone());
         let out = tokio::task::spawn_blocking(move || {

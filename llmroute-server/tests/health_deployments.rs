@@ -4,17 +4,12 @@
 mod common;
 
 use common::*;
-use llmroute_azure::fake::{FakeAzure, FakeConfig, Fault};
+use llmroute_azure::fake::{FakeConfig, Fault};
 use serde_json::Value;
 
 #[tokio::test]
 async fn health_deployments_probes_each_deployment_for_the_master_key_only() {
-    let fake = FakeAzure::start(FakeConfig {
-        deployments: vec!["gpt4o-prod".to_string(), "gpt4o-dr".to_string()],
-        ..FakeConfig::default()
-    })
-    .await
-    .expect("fake");
+    let fake = fake_azure(&["gpt4o-prod", "gpt4o-dr"], FakeConfig::default()).await;
     let dep = |name: &str, dep: &str| {
         format!(
             "  - model_name: {name}\n    litellm_params: {{model: azure/{dep}, api_base: {}, api_key: fake-azure-key}}\n",
@@ -55,17 +50,7 @@ async fn health_deployments_probes_each_deployment_for_the_master_key_only() {
 
     // A virtual key (made with the admin API) may list models, but not probe; nor may
     // a caller without a key.
-    let created: Value = client()
-        .post(server.url("/key/generate"))
-        .bearer_auth(MASTER_KEY)
-        .json(&serde_json::json!({"key_alias": "probe-tester"}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
-    let key = created["key"].as_str().expect("a new key").to_string();
+    let key = virtual_key(&server, serde_json::json!({"key_alias": "probe-tester"})).await;
     let models = client().get(server.url("/v1/models")).bearer_auth(&key);
     assert_eq!(models.send().await.expect("send").status(), 200);
     let (status, err) = error_of(probe(&key).await.expect("send")).await;

@@ -13,14 +13,15 @@ use serde_json::Value;
 
 /// A fake whose streams take `chunks` × 100 ms.
 async fn fake_streaming(chunks: usize) -> FakeAzure {
-    FakeAzure::start(FakeConfig {
-        deployments: vec!["gpt4o-prod".to_string()],
-        stream_chunks: chunks,
-        chunk_delay: Duration::from_millis(100),
-        ..FakeConfig::default()
-    })
+    fake_azure(
+        &["gpt4o-prod"],
+        FakeConfig {
+            stream_chunks: chunks,
+            chunk_delay: Duration::from_millis(100),
+            ..FakeConfig::default()
+        },
+    )
     .await
-    .expect("fake")
 }
 
 /// Streams of 20 chunks, ~2 s.
@@ -42,11 +43,19 @@ fn azure_config_with(fake: &FakeAzure, grace_seconds: u64, extra_models: &str) -
 
 /// The `x-request-id` of a response.
 fn request_id(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get("x-request-id")
-        .and_then(|h| h.to_str().ok())
+    header(resp, "x-request-id")
         .expect("x-request-id")
         .to_string()
+}
+
+/// Writes `yaml` over the server's config file, sends SIGHUP and returns the log line
+/// containing `outcome` (`config reloaded` or `config reload failed`), waited for 5 s.
+fn reload(server: &Server, yaml: &str, outcome: &str) -> String {
+    std::fs::write(&server.config_path, yaml).expect("write the config file");
+    server.signal("HUP");
+    server
+        .wait_log(outcome, Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("no log line {outcome:?} within 5 s of SIGHUP"))
 }
 
 /// A stream opened and its first bytes read: (request id, body so far, the rest).
@@ -278,26 +287,7 @@ async fn after_sigterm_new_connections_are_refused_while_a_stream_finishes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_models_and_settings_and_keeps_the_old_config_when_the_new_one_is_broken() {
     let server = Server::start(&mock_config(""));
-    let models = |s: &Server| {
-        let url = s.url("/v1/models");
-        async move {
-            let v: Value = client()
-                .get(url)
-                .bearer_auth(MASTER_KEY)
-                .send()
-                .await
-                .expect("models")
-                .json()
-                .await
-                .expect("json");
-            v["data"]
-                .as_array()
-                .expect("data")
-                .iter()
-                .filter_map(|m| m["id"].as_str().map(str::to_string))
-                .collect::<Vec<_>>()
-        }
-    };
+    let models = |s| model_ids(s, MASTER_KEY);
     let robots = |s: &Server| {
         let url = s.url("/robots.txt");
         async move {
@@ -312,23 +302,12 @@ async fn sighup_reloads_models_and_settings_and_keeps_the_old_config_when_the_ne
     let reloaded =
         mock_config("  - model_name: extra\n    litellm_params:\n      model: mock/extra\n")
             + "  block_robots: true\n";
-    std::fs::write(&server.config_path, reloaded).expect("write");
-    server.signal("HUP");
-    server
-        .wait_log("config reloaded", Duration::from_secs(5))
-        .expect("reloaded");
+    reload(&server, &reloaded, "config reloaded");
     assert_eq!(models(&server).await, vec!["mock", "extra"]);
     assert_eq!(robots(&server).await, "User-agent: *\nDisallow: /\n");
 
-    std::fs::write(
-        &server.config_path,
-        "model_list:\n  - model_name: broken\n    litellm_params: {model: nowhere/x}\n",
-    )
-    .expect("write");
-    server.signal("HUP");
-    let line = server
-        .wait_log("config reload failed", Duration::from_secs(5))
-        .expect("reload failure logged");
+    let broken = "model_list:\n  - model_name: broken\n    litellm_params: {model: nowhere/x}\n";
+    let line = reload(&server, broken, "config reload failed");
     assert!(line.contains("unknown provider prefix nowhere/"), "{line}");
     assert_eq!(
         models(&server).await,
@@ -344,19 +323,12 @@ async fn sighup_during_a_live_stream_reloads_and_the_stream_completes() {
     let fake = slow_fake().await;
     let server = Server::start(&azure_config(&fake));
     let (_, text, body) = open_stream(&server).await;
-    std::fs::write(
-        &server.config_path,
-        azure_config_with(
-            &fake,
-            10,
-            "  - model_name: added\n    litellm_params:\n      model: mock/echo\n",
-        ),
-    )
-    .expect("write");
-    server.signal("HUP");
-    let line = server
-        .wait_log("config reloaded", Duration::from_secs(5))
-        .expect("reloaded");
+    let added = "  - model_name: added\n    litellm_params:\n      model: mock/echo\n";
+    let line = reload(
+        &server,
+        &azure_config_with(&fake, 10, added),
+        "config reloaded",
+    );
     assert!(line.contains("added"), "{line}");
     let text = read_rest(text, body).await.expect("the stream was not cut");
     let events = sse_events(&text);

@@ -17,13 +17,14 @@ const UNKNOWN: &str = "sk-unknown-LOGCHECK-c0ffee1234";
 const UPSTREAM: &str = "azure-upstream-LOGCHECK-77e1d4";
 
 async fn fake() -> FakeAzure {
-    FakeAzure::start(FakeConfig {
-        deployments: vec!["gpt4o-logs".to_string()],
-        api_key: UPSTREAM.to_string(),
-        ..FakeConfig::default()
-    })
+    fake_azure(
+        &["gpt4o-logs"],
+        FakeConfig {
+            api_key: UPSTREAM.to_string(),
+            ..FakeConfig::default()
+        },
+    )
     .await
-    .expect("fake")
 }
 
 fn config(fake: &FakeAzure) -> String {
@@ -44,10 +45,7 @@ async fn chat(server: &Server, key: &str, stream: bool) -> (u16, String) {
         .await
         .expect("chat");
     let status = resp.status().as_u16();
-    let id = resp
-        .headers()
-        .get("x-request-id")
-        .and_then(|h| h.to_str().ok())
+    let id = header(&resp, "x-request-id")
         .expect("x-request-id")
         .to_string();
     resp.text().await.expect("body");
@@ -58,16 +56,12 @@ async fn chat(server: &Server, key: &str, stream: bool) -> (u16, String) {
 /// stream, an unknown key (refused), and the same with `api-key:`. Returns the request
 /// ids of the first two.
 async fn traffic(server: &Server) -> (String, String) {
-    let created: Value = client()
-        .post(server.url("/key/generate"))
-        .bearer_auth(MASTER)
-        .json(&json!({"key": VIRTUAL, "key_alias": "log-team"}))
-        .send()
-        .await
-        .expect("generate")
-        .json()
-        .await
-        .expect("json");
+    let created = generate_key_as(
+        server,
+        MASTER,
+        json!({"key": VIRTUAL, "key_alias": "log-team"}),
+    )
+    .await;
     assert_eq!(created["key"], VIRTUAL, "{created}");
     let (status, whole) = chat(server, VIRTUAL, false).await;
     assert_eq!(status, 200);

@@ -196,10 +196,7 @@ async fn bad_requests_get_clear_errors() {
         .send()
         .await
         .expect("get");
-    assert_eq!(
-        resp.headers().get("allow").and_then(|v| v.to_str().ok()),
-        Some("POST")
-    );
+    assert_eq!(header(&resp, "allow"), Some("POST"));
     let (s, e) = error_of(resp).await;
     assert_eq!((s, e["code"].as_str()), (405, Some("method_not_allowed")));
 
@@ -212,24 +209,15 @@ async fn chat_whole_and_streamed_on_every_chat_path() {
     let server = Server::start(&mock_config(""));
     let resp = post_chat(&server, &chat_body("mock", "hello there", false)).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(
-        resp.headers()
-            .get("x-llmroute-deployment")
-            .and_then(|v| v.to_str().ok()),
-        Some("mock-0")
-    );
+    assert_eq!(header(&resp, "x-llmroute-deployment"), Some("mock-0"));
     let v: Value = resp.json().await.expect("json");
     assert_eq!(v["choices"][0]["message"]["content"], "hello there");
     assert_eq!(v["usage"]["completion_tokens"], 2);
 
     let c = client();
-    let v: Value = c
-        .post(server.url("/chat/completions"))
-        .bearer_auth(MASTER_KEY)
-        .json(&chat_body("mock", "again", false))
-        .send()
+    let again = chat_body("mock", "again", false);
+    let v: Value = post_as(&server, MASTER_KEY, "/chat/completions", &again)
         .await
-        .expect("send")
         .json()
         .await
         .expect("json");
@@ -247,12 +235,7 @@ async fn chat_whole_and_streamed_on_every_chat_path() {
     assert_eq!(v["choices"][0]["message"]["content"], "azure path");
 
     let resp = post_chat(&server, &chat_body("mock", "one two three", true)).await;
-    assert_eq!(
-        resp.headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("text/event-stream")
-    );
+    assert_eq!(header(&resp, "content-type"), Some("text/event-stream"));
     let events = sse_events(&resp.text().await.expect("body"));
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
     let chunks: Vec<Value> = events[..events.len() - 1]

@@ -3,16 +3,11 @@
 mod common;
 
 use common::*;
-use llmroute_azure::fake::{FakeAzure, FakeConfig, Fault};
+use llmroute_azure::fake::{FakeConfig, Fault};
 
 #[tokio::test]
 async fn every_request_succeeds_when_one_deployment_answers_429() {
-    let fake = FakeAzure::start(FakeConfig {
-        deployments: vec!["gpt4o-eastus".to_string(), "gpt4o-sweden".to_string()],
-        ..FakeConfig::default()
-    })
-    .await
-    .expect("fake");
+    let fake = fake_azure(&["gpt4o-eastus", "gpt4o-sweden"], FakeConfig::default()).await;
     for _ in 0..50 {
         fake.push_fault_for(
             "gpt4o-eastus",
@@ -34,9 +29,7 @@ async fn every_request_succeeds_when_one_deployment_answers_429() {
         let resp = post_chat(&server, &chat_body("gpt-4o", "hi", stream)).await;
         assert_eq!(resp.status(), 200, "request {i}");
         assert_eq!(
-            resp.headers()
-                .get("x-llmroute-deployment")
-                .and_then(|v| v.to_str().ok()),
+            header(&resp, "x-llmroute-deployment"),
             Some("gpt-4o-1"),
             "request {i}"
         );

@@ -10,13 +10,14 @@ use llmroute_azure::fake::{FakeAzure, FakeConfig};
 use serde_json::{json, Value};
 
 async fn fake(latency: Duration) -> FakeAzure {
-    FakeAzure::start(FakeConfig {
-        deployments: vec!["gpt4o-prod".to_string()],
-        latency,
-        ..FakeConfig::default()
-    })
+    fake_azure(
+        &["gpt4o-prod"],
+        FakeConfig {
+            latency,
+            ..FakeConfig::default()
+        },
+    )
     .await
-    .expect("fake")
 }
 
 fn config(fake: &FakeAzure, database: Option<&str>) -> String {
@@ -32,23 +33,12 @@ fn config(fake: &FakeAzure, database: Option<&str>) -> String {
 }
 
 async fn admin(server: &Server, path: &str, body: Value) -> (u16, Value) {
-    let resp = client()
-        .post(server.url(path))
-        .bearer_auth(MASTER_KEY)
-        .json(&body)
-        .send()
-        .await
-        .expect("admin");
+    let resp = post_as(server, MASTER_KEY, path, &body).await;
     (resp.status().as_u16(), resp.json().await.expect("json"))
 }
 
 async fn admin_get(server: &Server, path: &str) -> (u16, Value) {
-    let resp = client()
-        .get(server.url(path))
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .expect("admin");
+    let resp = get_as(server, MASTER_KEY, path).await;
     (resp.status().as_u16(), resp.json().await.expect("json"))
 }
 
@@ -75,34 +65,29 @@ const FAKE_CHUNKS: usize = 13;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_round_trip_generate_use_info_update_delete() {
-    let fake = FakeAzure::start(FakeConfig {
-        deployments: vec!["gpt4o-prod".to_string()],
-        prompt_tokens: FAKE_PROMPT_TOKENS,
-        stream_chunks: FAKE_CHUNKS,
-        ..FakeConfig::default()
-    })
-    .await
-    .expect("fake");
+    let fake = fake_azure(
+        &["gpt4o-prod"],
+        FakeConfig {
+            prompt_tokens: FAKE_PROMPT_TOKENS,
+            stream_chunks: FAKE_CHUNKS,
+            ..FakeConfig::default()
+        },
+    )
+    .await;
     let server = Server::start(&config(&fake, None));
-    let (s, created) = admin(
+    let created = generate_key_as(
         &server,
-        "/key/generate",
+        MASTER_KEY,
         json!({"key_alias": "team-a", "models": ["gpt-4o"], "max_budget": 10.0}),
     )
     .await;
-    assert_eq!(s, 200, "{created}");
     let key = created["key"].as_str().expect("key shown once").to_string();
     assert!(key.starts_with("sk-") && key.len() >= 40);
     assert_eq!(created["token"].as_str().map(str::len), Some(64));
 
     let resp = chat_with(&server, &key, "gpt-4o", false).await;
     assert_eq!(resp.status(), 200);
-    let header = |name: &str| {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let header = |name: &str| header(&resp, name).map(str::to_string);
     let cost_text = header("x-litellm-response-cost").expect("cost header");
     let cost: f64 = cost_text.parse().expect("f64");
     assert!(cost > 0.0);
@@ -222,15 +207,7 @@ async fn admin_round_trip_generate_use_info_update_delete() {
 async fn each_virtual_key_refusal_has_its_own_answer() {
     let fake = fake(Duration::ZERO).await;
     let server = Server::start(&config(&fake, None));
-    let gen = |body: Value| {
-        let server = &server;
-        async move {
-            admin(server, "/key/generate", body).await.1["key"]
-                .as_str()
-                .expect("key")
-                .to_string()
-        }
-    };
+    let gen = |body: Value| virtual_key(&server, body);
     let expired = gen(json!({"expires": 1000})).await;
     let (s, e) = error_of(chat_with(&server, &expired, "mock", false).await).await;
     assert_eq!((s, e["code"].as_str()), (401, Some("key_expired")), "{e}");
@@ -241,12 +218,7 @@ async fn each_virtual_key_refusal_has_its_own_answer() {
 
     let broke = gen(json!({"max_budget": 0.0})).await;
     let resp = chat_with(&server, &broke, "gpt-4o", false).await;
-    assert_eq!(
-        resp.headers()
-            .get("x-should-retry")
-            .and_then(|v| v.to_str().ok()),
-        Some("false")
-    );
+    assert_eq!(header(&resp, "x-should-retry"), Some("false"));
     let (s, e) = error_of(resp).await;
     assert_eq!(
         (s, e["code"].as_str()),
@@ -311,8 +283,7 @@ async fn each_virtual_key_refusal_has_its_own_answer() {
 async fn lowering_a_keys_spend_through_the_admin_api_lifts_its_budget_refusal_at_once() {
     let fake = fake(Duration::ZERO).await;
     let server = Server::start(&config(&fake, None));
-    let (_, created) = admin(&server, "/key/generate", json!({"max_budget": 1.0})).await;
-    let key = created["key"].as_str().expect("key").to_string();
+    let key = virtual_key(&server, json!({"max_budget": 1.0})).await;
     assert_eq!(
         chat_with(&server, &key, "gpt-4o", false).await.status(),
         200
@@ -356,8 +327,7 @@ async fn a_budget_for_ten_lets_at_most_ten_of_fifty_concurrent_requests_through(
     let server = Server::start(&config(&fake, None));
     // Each request reserves its estimate (~8 prompt tokens at $2.50/M + 100 max tokens at
     // $10/M ≈ $0.00102); the budget holds ten of them.
-    let (_, created) = admin(&server, "/key/generate", json!({"max_budget": 0.0103})).await;
-    let key = created["key"].as_str().expect("key").to_string();
+    let key = virtual_key(&server, json!({"max_budget": 0.0103})).await;
     let calls = (0..50).map(|_| chat_with(&server, &key, "gpt-4o", false));
     let statuses: Vec<u16> = futures::future::join_all(calls)
         .await
@@ -383,8 +353,7 @@ async fn two_servers_on_one_postgres_database_share_keys_and_logs() {
     let fake = fake(Duration::ZERO).await;
     let one = Server::start(&config(&fake, Some(&db.url)));
     let two = Server::start(&config(&fake, Some(&db.url)));
-    let (_, created) = admin(&one, "/key/generate", json!({"key_alias": "shared"})).await;
-    let key = created["key"].as_str().expect("key").to_string();
+    let key = virtual_key(&one, json!({"key_alias": "shared"})).await;
     assert_eq!(
         chat_with(&two, &key, "gpt-4o", false).await.status(),
         200,
