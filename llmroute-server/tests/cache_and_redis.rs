@@ -124,15 +124,7 @@ async fn a_cached_answer_is_served_without_calling_upstream_whole_and_streamed()
     );
     assert_eq!(fake.calls(), 1, "the stream was replayed from the cache");
 
-    let logs: Value = client()
-        .get(server.url("/spend/logs"))
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .expect("logs")
-        .json()
-        .await
-        .expect("json");
+    let logs = get_json(&server, "/spend/logs", Some(MASTER_KEY)).await;
     let hits: Vec<&Value> = logs
         .as_array()
         .expect("logs")
@@ -270,14 +262,7 @@ async fn two_servers_share_the_cache_through_redis() {
     let resp = ask(&two, "shared question", false, &[]).await;
     assert_eq!(cache_header(&resp).as_deref(), Some("hit"));
     assert_eq!(fake.calls(), 1);
-    let metrics = client()
-        .get(two.url("/metrics"))
-        .send()
-        .await
-        .expect("m")
-        .text()
-        .await
-        .expect("t");
+    let metrics = metrics_text(&two).await;
     assert!(
         metrics.contains("llmroute_cache_hits_total{layer=\"redis\"} 1"),
         "{metrics}"
@@ -319,15 +304,7 @@ async fn three_servers_on_one_redis_and_postgres_hold_a_budget_for_ten() {
     let path = format!("/spend/logs?api_key={key}");
     let mut logged = 0.0;
     for s in &servers {
-        let logs: Value = client()
-            .get(s.url(&path))
-            .bearer_auth(MASTER_KEY)
-            .send()
-            .await
-            .expect("logs")
-            .json()
-            .await
-            .expect("json");
+        let logs = get_json(s, &path, Some(MASTER_KEY)).await;
         logged = logs
             .as_array()
             .expect("logs")
@@ -335,15 +312,8 @@ async fn three_servers_on_one_redis_and_postgres_hold_a_budget_for_ten() {
             .filter_map(|l| l["cost"].as_f64())
             .sum::<f64>();
     }
-    let info: Value = client()
-        .get(servers[0].url(&format!("/key/info?key={key}")))
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .expect("info")
-        .json()
-        .await
-        .expect("json");
+    let info_path = format!("/key/info?key={key}");
+    let info = get_json(&servers[0], &info_path, Some(MASTER_KEY)).await;
     let ledger = info["info"]["spend"].as_f64().expect("spend");
     assert!(
         (ledger - logged).abs() < 1e-9,

@@ -18,15 +18,6 @@ fn key_in(cwd: &Path) -> String {
         .to_string()
 }
 
-async fn get(server: &Server, path: &str, key: Option<&str>) -> reqwest::Response {
-    let req = client().get(server.url(path));
-    let req = match key {
-        Some(k) => req.bearer_auth(k),
-        None => req,
-    };
-    req.send().await.expect("GET")
-}
-
 async fn chat(server: &Server, key: Option<&str>, body: &Value) -> reqwest::Response {
     let req = client().post(server.url("/v1/chat/completions")).json(body);
     let req = match key {

@@ -288,13 +288,7 @@ async fn after_sigterm_new_connections_are_refused_while_a_stream_finishes() {
 async fn sighup_reloads_models_and_settings_and_keeps_the_old_config_when_the_new_one_is_broken() {
     let server = Server::start(&mock_config(""));
     let models = |s| model_ids(s, MASTER_KEY);
-    let robots = |s: &Server| {
-        let url = s.url("/robots.txt");
-        async move {
-            let resp = client().get(url).send().await.expect("robots");
-            resp.text().await.expect("text")
-        }
-    };
+    let robots = |s| get_text(s, "/robots.txt");
     assert_eq!(models(&server).await, vec!["mock"]);
     assert_eq!(robots(&server).await, "User-agent: *\nAllow: /\n");
 

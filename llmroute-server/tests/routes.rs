@@ -20,14 +20,7 @@ async fn health_routes_are_open_and_cheap() {
             "{path}"
         );
     }
-    let ready: Value = c
-        .get(server.url("/health/readiness"))
-        .send()
-        .await
-        .expect("ready")
-        .json()
-        .await
-        .expect("json");
+    let ready = get_json(&server, "/health/readiness", None).await;
     assert_eq!(ready["status"], "healthy");
     assert_eq!(ready["models"], 1);
 }
@@ -35,14 +28,7 @@ async fn health_routes_are_open_and_cheap() {
 #[tokio::test]
 async fn robots_follow_block_robots() {
     let server = Server::start(&format!("{}  block_robots: true\n", mock_config("")));
-    let text = client()
-        .get(server.url("/robots.txt"))
-        .send()
-        .await
-        .expect("robots")
-        .text()
-        .await
-        .expect("text");
+    let text = get_text(&server, "/robots.txt").await;
     assert_eq!(text, "User-agent: *\nDisallow: /\n");
 }
 

@@ -38,7 +38,7 @@ async fn admin(server: &Server, path: &str, body: Value) -> (u16, Value) {
 }
 
 async fn admin_get(server: &Server, path: &str) -> (u16, Value) {
-    let resp = get_as(server, MASTER_KEY, path).await;
+    let resp = get(server, path, Some(MASTER_KEY)).await;
     (resp.status().as_u16(), resp.json().await.expect("json"))
 }
 
@@ -367,14 +367,7 @@ async fn two_servers_on_one_postgres_database_share_keys_and_logs() {
     let (_, logs_one) = admin_get(&one, &path).await;
     assert_eq!(logs_one.as_array().map(Vec::len), Some(2), "{logs_one}");
     assert_eq!(logs_two.as_array().map(Vec::len), Some(2), "{logs_two}");
-    let ready: Value = client()
-        .get(one.url("/health/readiness"))
-        .send()
-        .await
-        .expect("r")
-        .json()
-        .await
-        .expect("j");
+    let ready = get_json(&one, "/health/readiness", None).await;
     assert_eq!(ready["db"], "connected");
     drop((one, two));
     db.drop_database().await;
