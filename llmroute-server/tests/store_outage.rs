@@ -18,6 +18,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use common::*;
+use proxy::Proxy;
 use serde_json::json;
 use support::*;
 
@@ -239,6 +240,26 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Slack for the machine (two cores shared by parallel tests).
 const MARGIN: Duration = Duration::from_secs(1);
 
+/// A server on `url` through a proxy, with `user_api_key_cache_ttl: 0` (every request asks
+/// the database for its key, so a used key goes through the lookup and its timeout, not
+/// the fresh cache), and two keys: `<prefix>-used`, verified by one request whose log
+/// is written, and `<prefix>-unseen`, never used.
+async fn two_keys_one_verified(url: &str, prefix: &str) -> (Proxy, Server, String, String) {
+    let (proxy, via_proxy) = proxied(url).await;
+    let server = Server::start(&config(&via_proxy, ", user_api_key_cache_ttl: 0"));
+    let used = generate_key(&server, &format!("{prefix}-used")).await;
+    let unseen = generate_key(&server, &format!("{prefix}-unseen")).await;
+    assert_eq!(chat(&server, &used).await.status(), 200, "verified once");
+    wait_metric(
+        &server,
+        "llmroute_logs_written_total",
+        1.0,
+        Duration::from_secs(10),
+    )
+    .await;
+    (proxy, server, used, unseen)
+}
+
 /// `GET /key/list` while the database does not answer: how long the 503 took, and its
 /// message.
 async fn admin_call_refused(server: &Server) -> (Duration, String) {
@@ -261,14 +282,7 @@ async fn admin_call_refused(server: &Server) -> (Duration, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_database_costs_a_request_no_more_than_the_lookup_timeout() {
     with_database(|url| async move {
-        let (proxy, via_proxy) = proxied(&url).await;
-        // user_api_key_cache_ttl 0: every request asks the database for its key, so the
-        // used key below goes through the lookup (and its timeout), not the fresh cache.
-        let server = Server::start(&config(&via_proxy, ", user_api_key_cache_ttl: 0"));
-        let used = generate_key(&server, "stall-used").await;
-        let unseen = generate_key(&server, "stall-unseen").await;
-        assert_eq!(chat(&server, &used).await.status(), 200, "verified once");
-        wait_metric(&server, "llmroute_logs_written_total", 1.0, Duration::from_secs(10)).await;
+        let (proxy, server, used, unseen) = two_keys_one_verified(&url, "stall").await;
 
         proxy.stall();
         let asked = Instant::now();
@@ -349,12 +363,7 @@ async fn a_stalled_database_costs_a_request_no_more_than_the_lookup_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_that_went_silent_cost_one_timeout_each_then_new_ones_are_used() {
     with_database(|url| async move {
-        let (proxy, via_proxy) = proxied(&url).await;
-        let server = Server::start(&config(&via_proxy, ", user_api_key_cache_ttl: 0"));
-        let used = generate_key(&server, "silent-used").await;
-        let unseen = generate_key(&server, "silent-unseen").await;
-        assert_eq!(chat(&server, &used).await.status(), 200, "verified once");
-        wait_metric(&server, "llmroute_logs_written_total", 1.0, Duration::from_secs(10)).await;
+        let (proxy, server, used, unseen) = two_keys_one_verified(&url, "silent").await;
 
         // The connections open now never answer again (a failover whose old primary
         // vanished: no reset, no reply); new connections reach the database.
