@@ -280,6 +280,23 @@ async fn three_servers_on_one_redis_and_postgres_hold_a_budget_for_ten() {
     let servers: Vec<Server> = (0..3)
         .map(|_| Server::start(&config(&fake, Some(&redis_url()), &ns, Some(&db.url))))
         .collect();
+    // Each server loads its o200k tokenizer on its first budgeted request (a few hundred
+    // ms of CPU). Three cold servers doing that at once on two cores starve their Redis
+    // calls past the 300 ms command timeout, and a timed-out call falls back to the
+    // in-process budget (the documented degraded mode), which is not what this test is
+    // about: warm each one with another budgeted key first.
+    let warm = virtual_key(&servers[0], json!({"max_budget": 100.0})).await;
+    for server in &servers {
+        let body = json!({"model": "gpt-4o", "max_tokens": 5, "messages": [{"role": "user", "content": "warm up"}]});
+        let resp = client()
+            .post(server.url("/v1/chat/completions"))
+            .bearer_auth(&warm)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), 200, "warm-up");
+    }
     let key = virtual_key(&servers[0], json!({"max_budget": 0.0103})).await;
     let calls = (0..50).map(|i| {
         let server = &servers[i % 3];
@@ -291,10 +308,18 @@ async fn three_servers_on_one_redis_and_postgres_hold_a_budget_for_ten() {
     });
     let statuses = futures::future::join_all(calls).await;
     let ok = statuses.iter().filter(|s| **s == 200).count();
-    assert!(
-        (1..=10).contains(&ok),
-        "{ok} succeeded across three servers: {statuses:?}"
-    );
+    if !(1..=10).contains(&ok) {
+        let mut fallbacks = String::new();
+        for s in &servers {
+            let m = metrics_text(s).await;
+            fallbacks.extend(
+                m.lines()
+                    .filter(|l| l.starts_with("llmroute_redis_"))
+                    .map(|l| format!("{l}\n")),
+            );
+        }
+        panic!("{ok} succeeded across three servers: {statuses:?}\n{fallbacks}");
+    }
     assert_eq!(
         statuses.iter().filter(|s| **s == 400).count(),
         50 - ok,
