@@ -96,7 +96,7 @@ async fn completions_for_each_shell() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_check_redacts_secrets() {
-    let extra = "general_settings:\n  master_key: sk-master-secret-value-7777\n  database_url: postgres://app:db-password-xyz@db.internal:5432/llm\nrouter_settings:\n  redis_url: redis://:redis-pass-abc@cache:6379\n  enable_pre_call_checks: true\n";
+    let extra = "general_settings:\n  master_key: sk-master-secret-value-7777\n  database_url: postgres://app:db-password-xyz@db.internal:5432/llm\n  key_cache_stale_seconds: 120\nrouter_settings:\n  redis_url: redis://:redis-pass-abc@cache:6379\n  enable_pre_call_checks: true\n";
     let Setup {
         fake: _fake,
         dir,
@@ -143,6 +143,9 @@ async fn config_check_redacts_secrets() {
         r.json()["config"]["model_list"][0]["api_key"],
         "[REDACTED azu...3456]"
     );
+    let general = &r.json()["config"]["general_settings"];
+    assert_eq!(general["key_cache_stale_seconds"], 120.0, "{general}");
+    assert!(general["user_api_key_cache_ttl"].is_null(), "{general}");
 
     std::fs::write(dir.path().join("bad.yaml"), "model_list: []\n").expect("write");
     let r = llmroute(

@@ -87,6 +87,10 @@ pub fn redacted(c: &Config) -> Value {
             "block_robots": c.general.block_robots,
             "max_request_bytes": c.general.max_request_bytes,
             "graceful_shutdown_seconds": c.general.graceful_shutdown.as_secs_f64(),
+            // null: the store's default (10 s, 600 s, 100 000; docs/configuration.md).
+            "user_api_key_cache_ttl": c.general.key_cache_ttl.map(|t| t.as_secs_f64()),
+            "key_cache_stale_seconds": c.general.key_cache_stale.map(|t| t.as_secs_f64()),
+            "request_log_queue_size": c.general.request_log_queue_size,
         },
         "router_settings": {
             "routing_strategy": c.router.routing_strategy,
