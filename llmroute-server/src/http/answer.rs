@@ -10,7 +10,6 @@ use llmroute_core::router::{RouteError, Routed};
 use llmroute_core::types::Usage;
 use llmroute_core::{ChatStream, ChunkStream, Completion, Error, UpstreamMeta};
 
-use super::flush_each::FlushEach;
 use super::response::{self, set_header, Body};
 use super::sse::SseBody;
 use crate::accounting::{Ledger, Outcome};
@@ -177,8 +176,7 @@ impl Answer {
 }
 
 fn sse_response(body: SseBody) -> Response<Body> {
-    // Each event flushed on its own, also when the upstream sent several in one read.
-    let mut resp = Response::new(StreamBody::new(FlushEach::new(body)).boxed_unsync());
+    let mut resp = Response::new(StreamBody::new(body).boxed_unsync());
     let headers = resp.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));

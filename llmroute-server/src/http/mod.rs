@@ -5,7 +5,6 @@ pub mod answer;
 pub mod body;
 pub mod chat;
 pub mod credentials;
-pub mod flush_each;
 pub mod info;
 pub mod response;
 pub mod routes;

@@ -1,8 +1,8 @@
 //! The streamed response body: chunks out as server-sent events as they arrive.
 //!
-//! Each upstream chunk becomes one `data: {json}\n\n` frame (flushed on its own by
-//! [`super::flush_each::FlushEach`]); the final usage chunk is sent only when the caller
-//! asked for it; `data: [DONE]` ends a good stream, and an `error` event ends one that failed after the 200. Dropping the
+//! Each upstream chunk becomes one `data: {json}\n\n` frame, flushed on its own; the
+//! final usage chunk is sent only when the caller asked for it; `data: [DONE]` ends a
+//! good stream, and an `error` event ends one that failed after the 200. Dropping the
 //! body (the caller went away) drops the upstream stream, which cancels the upstream
 //! call, and closes the ledger with the usage known so far.
 
