@@ -1,6 +1,9 @@
 //! The streamed response body: chunks out as server-sent events as they arrive.
 //!
-//! Each upstream chunk becomes one `data: {json}\n\n` frame, flushed on its own; the
+//! Each upstream chunk becomes one `data: {json}\n\n` frame, written as soon as it is
+//! made (hyper flushes whenever the upstream has nothing more ready, so chunks that came
+//! in one upstream read leave in one write; docs/performance.md has the measurement of
+//! flushing each on its own, which cost more than it gave); the
 //! final usage chunk is sent only when the caller asked for it; `data: [DONE]` ends a
 //! good stream, and an `error` event ends one that failed after the 200. Dropping the
 //! body (the caller went away) drops the upstream stream, which cancels the upstream
