@@ -7,6 +7,7 @@
 //! `stream_options.include_usage` when the api-version knows it; fields the api-version
 //! does not know are dropped (with a warning) under `drop_params`, or refused with a 400.
 
+use llmroute_core::percent::encode_component;
 use llmroute_core::types::{ChatRequest, Message, Role, StreamOptions};
 use llmroute_core::Error;
 use serde::ser::{SerializeMap, SerializeSeq};
@@ -31,19 +32,6 @@ pub fn chat_url(api_base: &str, deployment: &str, version: &ApiVersion) -> Strin
             encode_component(&version.raw)
         )
     }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Where a request goes and how it must be shaped.

@@ -27,6 +27,7 @@ pub mod events;
 pub mod keys;
 pub mod limits;
 pub mod mock;
+pub mod percent;
 pub mod provider;
 pub mod router;
 pub mod secret;

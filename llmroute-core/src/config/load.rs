@@ -352,7 +352,10 @@ fn redis_settings(
     let build = |host: &str, port: Option<f64>, password: Option<&String>| {
         let port = port.map(|p| p as u16).unwrap_or(6379);
         match password.filter(|p| !p.is_empty()) {
-            Some(pw) => format!("redis://:{}@{host}:{port}", percent_encode(pw)),
+            Some(pw) => format!(
+                "redis://:{}@{host}:{port}",
+                crate::percent::encode_component(pw)
+            ),
             None => format!("redis://{host}:{port}"),
         }
     };
@@ -393,20 +396,6 @@ fn redis_settings(
         }
     }
     None
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters, so a password with
-/// `#`, `%`, `/`, `@` or `:` survives in the userinfo of a URL (redis-rs decodes it).
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn convert_model(
