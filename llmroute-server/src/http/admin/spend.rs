@@ -54,14 +54,13 @@ pub(super) async fn spend_logs(
     query: &HashMap<String, String>,
 ) -> Result<Value, Error> {
     let filter = log_filter(query)?;
-    // Logs still queued in memory are written first, so a just-finished request shows.
-    let _ = tokio::time::timeout(Duration::from_secs(2), gw.log_writer.flush()).await;
+    write_queued_logs(gw).await;
     let logs = gw
         .store
         .recent_logs(&filter, page(query))
         .await
         .map_err(Error::from)?;
-    Ok(serde_json::to_value(logs).unwrap_or_else(|_| json!([])))
+    Ok(rows_json(logs))
 }
 
 /// `GET /spend/report`: requests, tokens and spend per day, key or model.
@@ -70,7 +69,7 @@ pub(super) async fn spend_report(
     query: &HashMap<String, String>,
 ) -> Result<Value, Error> {
     let filter = log_filter(query)?;
-    let _ = tokio::time::timeout(Duration::from_secs(2), gw.log_writer.flush()).await;
+    write_queued_logs(gw).await;
     let rows = match query.get("group_by").map(String::as_str).unwrap_or("day") {
         "day" => gw.store.spend_by_day(&filter).await,
         "key" => gw.store.spend_by_key(&filter).await,
@@ -84,5 +83,16 @@ pub(super) async fn spend_report(
         }
     }
     .map_err(Error::from)?;
-    Ok(serde_json::to_value(rows).unwrap_or_else(|_| json!([])))
+    Ok(rows_json(rows))
+}
+
+/// Writes the logs still queued in memory first (for up to 2 s), so a just-finished
+/// request shows.
+async fn write_queued_logs(gw: &Gateway) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), gw.log_writer.flush()).await;
+}
+
+/// Rows as a JSON array (empty if they cannot be serialized).
+fn rows_json(rows: impl serde::Serialize) -> Value {
+    serde_json::to_value(rows).unwrap_or_else(|_| json!([]))
 }
