@@ -241,17 +241,16 @@ impl Metrics {
 
     /// Counts one finished request and observes its total time.
     pub fn finish_request(&self, route: &'static str, model: &str, status: u16, elapsed: Duration) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                route,
-                model: model.to_string(),
-                status,
-            })
-            .inc();
+        let labels = RequestLabels {
+            route,
+            model: model.to_string(),
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
         self.request_duration
             .get_or_create(&RouteLabels {
                 route,
-                model: model.to_string(),
+                model: labels.model,
             })
             .observe(elapsed.as_secs_f64());
     }
