@@ -53,6 +53,16 @@ async fn a_hundred_concurrent_requests_fetch_one_token() {
     );
 }
 
+/// Client credentials the fake accepts, for tenant `t`, fetched from the fake's token URL.
+fn fake_credentials(fake: &FakeAzure) -> llmroute_core::config::EntraCredentials {
+    llmroute_core::config::EntraCredentials {
+        tenant_id: "t".into(),
+        client_id: "fake-client-id".into(),
+        client_secret: Secret::new("fake-client-secret"),
+        token_url: Some(fake.token_url("t")),
+    }
+}
+
 #[tokio::test]
 async fn token_is_refreshed_before_it_expires() {
     let fake = fake_with(FakeConfig {
@@ -61,12 +71,7 @@ async fn token_is_refreshed_before_it_expires() {
         ..FakeConfig::default()
     })
     .await;
-    let creds = llmroute_core::config::EntraCredentials {
-        tenant_id: "t".into(),
-        client_id: "fake-client-id".into(),
-        client_secret: Secret::new("fake-client-secret"),
-        token_url: Some(fake.token_url("t")),
-    };
+    let creds = fake_credentials(&fake);
     let tokens = ClientCredentials::new(&creds, &AzureClient::new().expect("client"));
     let first = tokens.token().await.expect("token");
     assert_eq!(
@@ -93,12 +98,7 @@ async fn a_hundred_concurrent_callers_at_refresh_time_fetch_one_new_token() {
         ..FakeConfig::default()
     })
     .await;
-    let creds = llmroute_core::config::EntraCredentials {
-        tenant_id: "t".into(),
-        client_id: "fake-client-id".into(),
-        client_secret: Secret::new("fake-client-secret"),
-        token_url: Some(fake.token_url("t")),
-    };
+    let creds = fake_credentials(&fake);
     let tokens = Arc::new(ClientCredentials::new(
         &creds,
         &AzureClient::new().expect("client"),

@@ -173,32 +173,21 @@ async fn health_probe_answers_with_elapsed_time() {
 
 #[tokio::test]
 async fn whole_and_streamed_answers_over_http2() {
-    use futures::StreamExt;
     let fake = fake(&["d"]).await;
-    let client = llmroute_azure::AzureClient::with_options(&llmroute_azure::ClientOptions {
-        http2_prior_knowledge: true,
-        ..Default::default()
-    })
-    .expect("client");
-    let p = llmroute_azure::AzureProvider::from_config(
+    let p = provider_with(
         &deployment(&fake.base_url(), "d"),
-        false,
-        &client,
-    )
-    .expect("provider");
+        &llmroute_azure::ClientOptions {
+            http2_prior_knowledge: true,
+            ..Default::default()
+        },
+    );
     let done = p.chat(&hello()).await.expect("whole answer over h2");
     assert!(done.response().first_text().is_some());
     assert_eq!(
         fake.last_request().expect("recorded").version,
         http::Version::HTTP_2
     );
-    let chunks: Vec<_> = p
-        .chat_stream(&hello())
-        .await
-        .expect("stream over h2")
-        .chunks
-        .collect()
-        .await;
+    let chunks = collect(&p, &hello()).await;
     assert!(chunks.len() > 2 && chunks.iter().all(|c| c.is_ok()));
     assert_eq!(
         fake.last_request().expect("recorded").version,

@@ -14,18 +14,6 @@ use llmroute_azure::stream::{chunk_stream, StreamLabels};
 use llmroute_core::types::{ChatChunk, StreamOptions};
 use llmroute_core::{Error, Provider};
 
-async fn collect(
-    p: &llmroute_azure::AzureProvider,
-    req: &llmroute_core::types::ChatRequest,
-) -> Vec<Result<ChatChunk, Error>> {
-    p.chat_stream(req)
-        .await
-        .expect("stream accepted")
-        .chunks
-        .collect()
-        .await
-}
-
 fn labels() -> Arc<StreamLabels> {
     Arc::new(StreamLabels {
         deployment: "d".into(),
@@ -314,17 +302,13 @@ async fn a_late_annotation_chunk_after_the_answer_is_not_passed_on() {
 async fn the_clients_read_timeout_ends_a_stalled_stream_with_a_timeout() {
     let fake = fake(&["d"]).await;
     fake.push_fault(Fault::SlowStream(Duration::from_millis(500)));
-    let client = llmroute_azure::AzureClient::with_options(&llmroute_azure::ClientOptions {
-        read_timeout: Duration::from_millis(100),
-        ..Default::default()
-    })
-    .expect("client");
-    let p = llmroute_azure::AzureProvider::from_config(
+    let p = provider_with(
         &deployment(&fake.base_url(), "d"),
-        false,
-        &client,
-    )
-    .expect("provider");
+        &llmroute_azure::ClientOptions {
+            read_timeout: Duration::from_millis(100),
+            ..Default::default()
+        },
+    );
     let started = std::time::Instant::now();
     let items = collect(&p, &hello()).await;
     let last = items.last().expect("an item");

@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use futures::StreamExt;
 use llmroute_core::types::{JsonSchemaFormat, ResponseFormat, StreamOptions};
 use llmroute_core::{Error, Provider};
 
@@ -32,13 +31,7 @@ fn json_schema() -> ResponseFormat {
 async fn old_version_streams_without_stream_options() {
     let fake = fake(&["d"]).await;
     let p = provider(&old(&fake), false);
-    let chunks: Vec<_> = p
-        .chat_stream(&hello())
-        .await
-        .expect("stream")
-        .chunks
-        .collect()
-        .await;
+    let chunks = collect(&p, &hello()).await;
     assert!(chunks.iter().all(|c| c.is_ok()));
     // Not asked for usage (the version cannot), the fake sends no usage chunk.
     assert!(

@@ -2,11 +2,12 @@
 
 #![allow(dead_code)]
 
+use futures::StreamExt;
 use llmroute_azure::fake::{FakeAzure, FakeConfig};
-use llmroute_azure::{AzureClient, AzureProvider};
+use llmroute_azure::{AzureClient, AzureProvider, ClientOptions};
 use llmroute_core::config::{DeploymentConfig, EntraCredentials, ProviderKind};
-use llmroute_core::types::{ChatRequest, Message};
-use llmroute_core::Secret;
+use llmroute_core::types::{ChatChunk, ChatRequest, Message};
+use llmroute_core::{Error, Provider, Secret};
 
 /// The key `FakeConfig::default()` accepts.
 pub const KEY: &str = "fake-azure-key";
@@ -66,6 +67,22 @@ pub async fn fake_with(cfg: FakeConfig) -> FakeAzure {
 pub fn provider(cfg: &DeploymentConfig, drop_params: bool) -> AzureProvider {
     let client = AzureClient::new().expect("client");
     AzureProvider::from_config(cfg, drop_params, &client).expect("provider")
+}
+
+/// A provider for `cfg`, on a client built with `options`.
+pub fn provider_with(cfg: &DeploymentConfig, options: &ClientOptions) -> AzureProvider {
+    let client = AzureClient::with_options(options).expect("client");
+    AzureProvider::from_config(cfg, false, &client).expect("provider")
+}
+
+/// Every item of `p`'s stream for `req`, once the stream was accepted.
+pub async fn collect(p: &AzureProvider, req: &ChatRequest) -> Vec<Result<ChatChunk, Error>> {
+    p.chat_stream(req)
+        .await
+        .expect("stream accepted")
+        .chunks
+        .collect()
+        .await
 }
 
 /// A one-message request.
