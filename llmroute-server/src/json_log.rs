@@ -98,19 +98,25 @@ impl Visit for Fields<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.key(field);
-        let mut text = String::new();
-        let _ = write!(text, "{value:?}");
-        push_json_str(self.line, &text);
+        // Escaped as it is formatted, with no copy in between.
+        self.line.push('"');
+        let _ = write!(Escaped(self.line), "{value:?}");
+        self.line.push('"');
     }
 }
 
 /// Appends `s` as a JSON string (quoted and escaped).
 fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
+    push_escaped(out, s);
+    out.push('"');
+}
+
+/// Appends `s` escaped for the inside of a JSON string.
+fn push_escaped(out: &mut String, s: &str) {
     if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        // The common case, checked a word at a time: nothing to escape.
+        // The common case: nothing to escape.
         out.push_str(s);
-        out.push('"');
         return;
     }
     let mut start = 0;
@@ -133,7 +139,16 @@ fn push_json_str(out: &mut String, s: &str) {
         start = i + 1;
     }
     out.push_str(&s[start..]);
-    out.push('"');
+}
+
+/// A [`fmt::Write`] that appends what is written to it escaped for a JSON string.
+struct Escaped<'a>(&'a mut String);
+
+impl fmt::Write for Escaped<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        push_escaped(self.0, s);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
