@@ -205,6 +205,19 @@ async fn two_routers_share_a_deployments_rpm() {
     rs::cleanup(&prefix).await;
 }
 
+/// Asserts that `router` sees deployment `a` cooling down for more than 20 s.
+async fn assert_a_cooling_down(router: &Router) {
+    let usage = router.usage().await;
+    let a_cd = usage
+        .iter()
+        .find(|(id, _)| id == "a")
+        .and_then(|(_, u)| u.cooldown);
+    assert!(
+        a_cd.is_some_and(|cd| cd > Duration::from_secs(20)),
+        "{usage:?}"
+    );
+}
+
 #[tokio::test]
 async fn one_routers_429_cools_the_deployment_down_for_the_other() {
     let prefix = rs::prefix();
@@ -215,15 +228,7 @@ async fn one_routers_429_cools_the_deployment_down_for_the_other() {
     assert_eq!(ask(&throttled).await, "from b");
     // The second router sees the cooldown and does not use `a`.
     assert_eq!(ask(&healthy).await, "from b");
-    let usage = healthy.usage().await;
-    let a_cd = usage
-        .iter()
-        .find(|(id, _)| id == "a")
-        .and_then(|(_, u)| u.cooldown);
-    assert!(
-        a_cd.is_some_and(|cd| cd > Duration::from_secs(20)),
-        "{usage:?}"
-    );
+    assert_a_cooling_down(&healthy).await;
     rs::cleanup(&prefix).await;
 }
 
@@ -291,15 +296,7 @@ async fn on_the_servers_stack_one_routers_429_cools_the_deployment_down_for_the_
     // The second router sees the cooldown within the snapshot reuse and avoids `a`.
     tokio::time::sleep(SHARED_LAG).await;
     assert_eq!(ask(&healthy).await, "from b");
-    let usage = healthy.usage().await;
-    let a_cd = usage
-        .iter()
-        .find(|(id, _)| id == "a")
-        .and_then(|(_, u)| u.cooldown);
-    assert!(
-        a_cd.is_some_and(|cd| cd > Duration::from_secs(20)),
-        "{usage:?}"
-    );
+    assert_a_cooling_down(&healthy).await;
     tokio::time::sleep(SHARED_LAG).await;
     rs::cleanup(&prefix).await;
 }
