@@ -67,6 +67,22 @@ async fn ask(
     req.send().await.expect("send")
 }
 
+/// The start-up log line on counters, rate limits and budgets; panics with the whole log
+/// when there is none.
+fn backend_line(server: &Server) -> &str {
+    server
+        .startup_line("counters, rate limits and budgets:")
+        .unwrap_or_else(|| panic!("no backend line: {:#?}", server.startup_log))
+}
+
+/// The start-up log line on the response cache; panics with the whole log when there is
+/// none.
+fn cache_line(server: &Server) -> &str {
+    server
+        .startup_line("response cache:")
+        .unwrap_or_else(|| panic!("no cache line: {:#?}", server.startup_log))
+}
+
 fn cache_header(resp: &reqwest::Response) -> Option<String> {
     header(resp, "x-llmroute-cache").map(str::to_string)
 }
@@ -91,13 +107,9 @@ async fn a_cached_answer_is_served_without_calling_upstream_whole_and_streamed()
     let server = Server::start(&config(&fake, None, &namespace(), None));
     // Without Redis the start-up log says everything is kept in this process (and,
     // since `cache_params.type` is redis, warns that the cache is in process only).
-    let counters = server
-        .startup_line("counters, rate limits and budgets:")
-        .unwrap_or_else(|| panic!("no backend line: {:#?}", server.startup_log));
+    let counters = backend_line(&server);
     assert!(counters.contains("in this process"), "{counters}");
-    let cache = server
-        .startup_line("response cache:")
-        .unwrap_or_else(|| panic!("no cache line: {:#?}", server.startup_log));
+    let cache = cache_line(&server);
     assert!(
         cache.contains("WARN") && cache.contains("caching in this process only"),
         "{cache}"
@@ -144,9 +156,7 @@ async fn the_start_up_log_names_the_backends_in_use() {
     let ns = namespace();
     let local = config(&fake, None, &ns, None).replace("type: redis", "type: local");
     let server = Server::start(&local);
-    let cache = server
-        .startup_line("response cache:")
-        .unwrap_or_else(|| panic!("no cache line: {:#?}", server.startup_log));
+    let cache = cache_line(&server);
     assert!(
         cache.contains("INFO") && cache.contains("response cache: in this process"),
         "{cache}"
@@ -157,26 +167,20 @@ async fn the_start_up_log_names_the_backends_in_use() {
     drop(server);
 
     let shared = Server::start(&config(&fake, Some(&redis_url()), &ns, None));
-    let counters = shared
-        .startup_line("counters, rate limits and budgets:")
-        .unwrap_or_else(|| panic!("no backend line: {:#?}", shared.startup_log));
+    let counters = backend_line(&shared);
     assert!(
         counters.contains("shared through Redis") && counters.contains("Redis at 127.0.0.1"),
         "{counters}"
     );
     assert!(!counters.contains("not answering yet"), "{counters}");
-    let cache = shared
-        .startup_line("response cache:")
-        .unwrap_or_else(|| panic!("no cache line: {:#?}", shared.startup_log));
+    let cache = cache_line(&shared);
     assert!(cache.contains("in process, in front of Redis"), "{cache}");
     drop(shared);
 
     // Cache off: said so, and no cache line claims otherwise.
     let off = config(&fake, Some(&redis_url()), &ns, None).replace("cache: true", "cache: false");
     let off = Server::start(&off);
-    let cache = off
-        .startup_line("response cache:")
-        .unwrap_or_else(|| panic!("no cache line: {:#?}", off.startup_log));
+    let cache = cache_line(&off);
     assert!(cache.contains("response cache: off"), "{cache}");
     clean_redis(&ns).await;
 }

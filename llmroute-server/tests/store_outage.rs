@@ -77,14 +77,7 @@ async fn logs_past_the_queue_bound_are_dropped_and_counted_the_rest_reach_the_da
         );
         let cached = generate_key(&server, "outage-cached").await;
         let uncached = generate_key(&server, "outage-uncached").await;
-        assert_eq!(chat(&server, &cached).await.status(), 200, "verified once");
-        wait_metric(
-            &server,
-            "llmroute_logs_written_total",
-            1.0,
-            Duration::from_secs(10),
-        )
-        .await;
+        verify_once(&server, &cached).await;
         wait_metric(
             &server,
             "llmroute_log_queue_depth",
@@ -249,15 +242,21 @@ async fn two_keys_one_verified(url: &str, prefix: &str) -> (Proxy, Server, Strin
     let server = Server::start(&config(&via_proxy, ", user_api_key_cache_ttl: 0"));
     let used = generate_key(&server, &format!("{prefix}-used")).await;
     let unseen = generate_key(&server, &format!("{prefix}-unseen")).await;
-    assert_eq!(chat(&server, &used).await.status(), 200, "verified once");
+    verify_once(&server, &used).await;
+    (proxy, server, used, unseen)
+}
+
+/// One request on `key` (200: the key is verified and cached), then a wait until its log
+/// row is written (the first one the server writes).
+async fn verify_once(server: &Server, key: &str) {
+    assert_eq!(chat(server, key).await.status(), 200, "verified once");
     wait_metric(
-        &server,
+        server,
         "llmroute_logs_written_total",
         1.0,
         Duration::from_secs(10),
     )
     .await;
-    (proxy, server, used, unseen)
 }
 
 /// `GET /key/list` while the database does not answer: how long the 503 took, and its
