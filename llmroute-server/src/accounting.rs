@@ -152,7 +152,7 @@ fn upstream_calls(m: &Metrics, outcome: &Outcome) {
         );
     }
     let answered = outcome.attempts as usize > outcome.failures.len();
-    if let (true, Some(deployment)) = (answered, &outcome.deployment) {
+    if let Some(deployment) = outcome.deployment.as_ref().filter(|_| answered) {
         let own = outcome
             .upstream_time
             .saturating_sub(outcome.waited)
