@@ -6,6 +6,7 @@ pub mod body;
 pub mod chat;
 pub mod credentials;
 pub mod info;
+pub mod request_id;
 pub mod response;
 pub mod routes;
 pub mod sse;

@@ -13,25 +13,10 @@ use llmroute_core::Error;
 use super::admin::{self, AdminOp};
 use super::chat::{self, ChatRoute};
 use super::info;
+use super::request_id::request_id;
 use super::response::{self, Body};
 use crate::gateway::Gateway;
 use crate::metrics::{NO_MODEL, UNMATCHED_ROUTE};
-
-/// A request id: the caller's `x-request-id` when it sent a sane one, else a new one.
-fn request_id(req: &Request<Incoming>) -> String {
-    req.headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            format!(
-                "req-{:016x}{:016x}",
-                rand::random::<u64>(),
-                rand::random::<u64>()
-            )
-        })
-}
 
 /// The method a route answers (`GET` also answers `HEAD`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +142,7 @@ fn resolve(path: &str) -> Option<Route> {
 /// Serves one request.
 pub async fn serve(gw: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
-    let id = request_id(&req);
+    let id = request_id(req.headers());
     let _in_flight = InFlight::new(&gw);
     let route = resolve(req.uri().path());
     let pattern = route.as_ref().map_or(UNMATCHED_ROUTE, |r| r.pattern);
