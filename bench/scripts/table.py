@@ -6,6 +6,8 @@ Usage: table.py RESULTS.jsonl
 Record kinds (one JSON object a line, written by scripts/bench):
   load      {"kind","scenario","target","conc","rps","p50_ms",...,"errors","cpu_ms_per_req",
              "overhead": {"p50_ms","p99_ms",...} | null}
+  open      like load, from bench/loadgen at a fixed "rate" over "conc" connections, plus
+            "late" (requests whose slot passed while their connection still waited)
   stream    {"kind","scenario","target","ttfb_p50_ms",...,"ttlb_p99_ms",...,"errors"}
   resources {"kind","target","name","rss_idle_mib","rss_peak_mib","ready_ms"}
   note      {"kind","text"}
@@ -28,10 +30,40 @@ def fmt(v, digits=3):
     return f"{v:.{digits}f}"
 
 
+def open_table(opens):
+    """The open-loop rows: latency at a fixed rate, added against the direct row."""
+    base = next((r for r in opens if r["target"] == "direct"), None)
+    out = [
+        "",
+        f"Open loop: {opens[0].get('conc')} connections sending at a fixed "
+        f"{opens[0].get('rate', 0):,} req/s in all (bench/loadgen), so latencies are a request's "
+        "own cost, not queueing:",
+        "",
+        "| scenario | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | added p50 ms | added p99 ms "
+        "| errors | late | CPU ms/req | server overhead p50 / p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in opens:
+        if not r.get("requests"):
+            out.append(f"| {r['scenario']} | 0 | — | — | — | — | — | — | {r.get('errors')} | — | — | — |")
+            continue
+        is_base = r is base
+        added = lambda k: "—" if is_base or base is None else fmt(r[k] - base[k])
+        ov = r.get("overhead") or {}
+        ovtext = "—" if not ov else f"{fmt(ov.get('p50_ms'))} / {fmt(ov.get('p99_ms'))}"
+        out.append(
+            f"| {r['scenario']} | {fmt(r.get('rps'), 0)} | {fmt(r['p50_ms'])} | {fmt(r['p90_ms'])} | "
+            f"{fmt(r['p99_ms'])} | {fmt(r['p999_ms'])} | {added('p50_ms')} | {added('p99_ms')} | "
+            f"{r.get('errors')} | {r.get('late')} | {fmt(r.get('cpu_ms_per_req'), 4)} | {ovtext} |"
+        )
+    return out
+
+
 def main():
     records = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
     loads = [r for r in records if r["kind"] == "load"]
     streams = [r for r in records if r["kind"] == "stream"]
+    opens = [r for r in records if r["kind"] == "open"]
     resources = [r for r in records if r["kind"] == "resources"]
     notes = [r for r in records if r["kind"] == "note"]
     direct = {r["conc"]: r for r in loads if r["target"] == "direct"}
@@ -77,6 +109,8 @@ def main():
                 f"{fmt(r[f'{what}_p99_ms'])} | {fmt(r[f'{what}_p999_ms'])} | "
                 f"{'—' if is_base else fmt(add50)} | {'—' if is_base else fmt(add99)} | {r['errors']} | | |"
             )
+    if opens:
+        out.extend(open_table(opens))
     if resources:
         out.append("")
         out.append("| server | RSS idle MiB | RSS peak MiB (after c=256) | start-up to passing /health ms |")

@@ -114,6 +114,8 @@ const DRAIN_LIMIT: usize = 64 * 1024;
 enum Drained {
     /// Needs more bytes.
     More,
+    /// One chunk was queued; more events may be waiting in the parser.
+    Queued,
     /// `data: [DONE]`.
     Done,
     /// An error was queued; the stream ends.
@@ -121,7 +123,9 @@ enum Drained {
 }
 
 impl<S> Chunks<S> {
-    /// Moves every complete event out of the parser, up to `[DONE]` or an error.
+    /// Moves complete events out of the parser until one chunk is queued, `[DONE]`, an
+    /// error, or the parser needs more bytes. One chunk at a time: when a read brings a
+    /// burst of events, the first goes on its way before the rest are parsed.
     fn drain(&mut self, eof: bool) -> Drained {
         loop {
             let event = if eof {
@@ -153,6 +157,7 @@ impl<S> Chunks<S> {
                         chunk.usage.is_none() && (chunk.choices.is_empty() || chunk.id.is_empty());
                     if !annotation {
                         self.ready.push_back(Ok(chunk));
+                        return Drained::Queued;
                     }
                 }
                 Err(_) if event.event.as_deref() == Some("error") => {
@@ -201,6 +206,18 @@ where
             if this.finished {
                 return Poll::Ready(None);
             }
+            if !this.done {
+                // Events already read come first.
+                match this.drain(false) {
+                    Drained::Queued => continue,
+                    Drained::More => {}
+                    Drained::Done => this.done = true,
+                    Drained::Failed => {
+                        this.finished = true;
+                        continue;
+                    }
+                }
+            }
             let polled = this.bytes.as_mut().poll_next(cx);
             if this.done {
                 match polled {
@@ -220,12 +237,6 @@ where
                         this.ready.push_back(Err(Error::UpstreamProtocol {
                             message: format!("Azure deployment {}: {e}", this.labels.deployment),
                         }));
-                        continue;
-                    }
-                    match this.drain(false) {
-                        Drained::More => {}
-                        Drained::Done => this.done = true,
-                        Drained::Failed => this.finished = true,
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
@@ -243,7 +254,11 @@ where
                 }
                 Poll::Ready(None) => {
                     this.finished = true;
-                    if this.drain(true) == Drained::More {
+                    let mut last = this.drain(true);
+                    while last == Drained::Queued {
+                        last = this.drain(true);
+                    }
+                    if last == Drained::More {
                         this.ready.push_back(Err(Error::UpstreamProtocol {
                             message: format!(
                                 "stream truncated: Azure deployment {} closed the stream after {} chunks \
@@ -255,5 +270,57 @@ where
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+
+    fn event(text: &str) -> String {
+        format!(
+            "data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\
+             \"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{text}\"}}}}]}}\n\n"
+        )
+    }
+
+    /// A read that brings a burst of events: the first chunk is handed on while the
+    /// rest still wait in the parser, unparsed; all of them follow, in order.
+    #[tokio::test]
+    async fn a_burst_is_parsed_one_chunk_at_a_time() {
+        let burst: String = ["a", "b", "c"].map(event).concat() + "data: [DONE]\n\n";
+        let bytes = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(burst))]);
+        let labels = Arc::new(StreamLabels {
+            deployment: "d".into(),
+            api_base: "http://fake".into(),
+            api_version: "2024-10-21".into(),
+        });
+        let mut chunks = Chunks {
+            bytes: Box::pin(bytes),
+            parser: SseParser::new(),
+            ready: VecDeque::new(),
+            labels,
+            chunks_seen: 0,
+            finished: false,
+            done: false,
+            drained: 0,
+        };
+        let first = chunks.next().await.expect("a chunk").expect("ok");
+        assert_eq!(first.choices[0].delta.content.as_deref(), Some("a"));
+        assert_eq!(chunks.chunks_seen, 1, "only the first event was parsed");
+        assert!(chunks.parser.pending_bytes() > 2 * event("b").len());
+        let rest: Vec<String> = chunks
+            .map(|c| {
+                c.expect("ok").choices[0]
+                    .delta
+                    .content
+                    .clone()
+                    .unwrap_or_default()
+            })
+            .collect()
+            .await;
+        assert_eq!(rest, ["b", "c"]);
     }
 }

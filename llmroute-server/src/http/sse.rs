@@ -3,7 +3,9 @@
 //! Each upstream chunk becomes one `data: {json}\n\n` frame, written as soon as it is
 //! made (hyper flushes whenever the upstream has nothing more ready, so chunks that came
 //! in one upstream read leave in one write; docs/performance.md has the measurement of
-//! flushing each on its own, which cost more than it gave); the
+//! flushing each on its own, which cost more than it gave). Two frames are flushed on
+//! their own, so a burst never holds them back: the first, and the first with content
+//! (the first token the user sees); the
 //! final usage chunk is sent only when the caller asked for it; `data: [DONE]` ends a
 //! good stream, and an `error` event ends one that failed after the 200. Dropping the
 //! body (the caller went away) drops the upstream stream, which cancels the upstream
@@ -33,6 +35,10 @@ pub struct SseBody {
     ledger: Option<Ledger>,
     outcome: Outcome,
     upstream_started: Instant,
+    /// Frames sent so far.
+    frames: u64,
+    /// Return `Pending` once before the next frame, so hyper writes out what it holds.
+    flush_before_next: bool,
 }
 
 impl SseBody {
@@ -55,6 +61,8 @@ impl SseBody {
             ledger: Some(ledger),
             outcome,
             upstream_started: Instant::now(),
+            frames: 0,
+            flush_before_next: false,
         }
     }
 
@@ -99,7 +107,10 @@ impl SseBody {
             .any(|c| c.delta.content.as_deref().is_some_and(|t| !t.is_empty()))
         {
             self.content_chunks += 1;
+            self.flush_before_next |= self.content_chunks == 1;
         }
+        self.flush_before_next |= self.frames == 0;
+        self.frames += 1;
         if self.outcome.time_to_first_token.is_none() {
             if let Some(ledger) = &self.ledger {
                 self.outcome.time_to_first_token = Some(ledger.started().elapsed());
@@ -139,6 +150,11 @@ impl Stream for SseBody {
             if this.done {
                 return Poll::Ready(None);
             }
+            if std::mem::take(&mut this.flush_before_next) {
+                // hyper writes what it holds when the body is not ready; polled again at once.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => {
@@ -173,5 +189,93 @@ impl Drop for SseBody {
     fn drop(&mut self) {
         // Still open: the caller went away before the end.
         self.close(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use futures::task::ArcWake;
+    use llmroute_core::config::{Config, ConfigSource};
+    use serde_json::json;
+
+    use super::*;
+    use crate::gateway::{Gateway, Options};
+
+    struct Wakes(AtomicUsize);
+
+    impl ArcWake for Wakes {
+        fn wake_by_ref(arc_self: &Arc<Self>) {
+            arc_self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn chunk(delta: serde_json::Value) -> ChatChunk {
+        serde_json::from_value(json!({"id": "c1", "object": "chat.completion.chunk",
+            "created": 1, "model": "m", "choices": [{"index": 0, "delta": delta}]}))
+        .expect("a chat chunk")
+    }
+
+    /// A burst of chunks all ready at once: the first frame (the role) and the first
+    /// with content each end a write of their own (the body is not ready once after
+    /// them, and wakes itself); the rest leave together.
+    #[tokio::test]
+    async fn the_first_frame_and_the_first_content_frame_are_flushed_on_their_own() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let yaml = "model_list: [{model_name: m, litellm_params: {model: mock/echo}}]\n\
+                    general_settings: {master_key: sk-test}";
+        let config = Config::from_yaml(yaml, "test", &|_| None).expect("config");
+        let options = Options {
+            source: ConfigSource::Embedded,
+            data_dir: dir.path().to_path_buf(),
+        };
+        let gw = Gateway::build(config, options).await.expect("gateway");
+        let ledger = Ledger::open(
+            gw.clone(),
+            gw.snapshot(),
+            "req-sse".into(),
+            "/v1/chat/completions",
+            Instant::now(),
+            SystemTime::now(),
+            None,
+            "m".into(),
+            true,
+        );
+        let chunks = [
+            json!({"role": "assistant", "content": ""}),
+            json!({"content": "Hel"}),
+            json!({"content": "lo"}),
+            json!({"content": "!"}),
+        ]
+        .map(|d| Ok(chunk(d)));
+        let upstream: ChunkStream = Box::pin(futures::stream::iter(chunks));
+        let mut body = SseBody::new(upstream, false, ledger, Outcome::default(), None);
+        let wakes = Arc::new(Wakes(AtomicUsize::new(0)));
+        let waker = futures::task::waker(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut polls = String::new();
+        while polls.len() < 20 {
+            match Pin::new(&mut body).poll_next(&mut cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let data = frame.into_data().expect("a data frame");
+                    polls.push(if data.starts_with(b"data: [DONE]") {
+                        'D'
+                    } else {
+                        'F'
+                    });
+                }
+                Poll::Pending => polls.push('P'),
+                Poll::Ready(None) => break,
+            }
+        }
+        assert_eq!(polls, "FPFPFFD", "F frame, P not ready, D [DONE]");
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            2,
+            "each P woke the task itself"
+        );
     }
 }
