@@ -30,6 +30,12 @@ def fmt(v, digits=3):
     return f"{v:.{digits}f}"
 
 
+def overhead_text(r):
+    """The server overhead column: p50 / p99 of llmroute's own histogram, or a dash."""
+    ov = r.get("overhead") or {}
+    return "—" if not ov else f"{fmt(ov.get('p50_ms'))} / {fmt(ov.get('p99_ms'))}"
+
+
 def open_table(opens):
     """The open-loop rows: latency at a fixed rate, added against the direct row."""
     base = next((r for r in opens if r["target"] == "direct"), None)
@@ -49,8 +55,7 @@ def open_table(opens):
             continue
         is_base = r is base
         added = lambda k: "—" if is_base or base is None else fmt(r[k] - base[k])
-        ov = r.get("overhead") or {}
-        ovtext = "—" if not ov else f"{fmt(ov.get('p50_ms'))} / {fmt(ov.get('p99_ms'))}"
+        ovtext = overhead_text(r)
         out.append(
             f"| {r['scenario']} | {fmt(r.get('rps'), 0)} | {fmt(r['p50_ms'])} | {fmt(r['p90_ms'])} | "
             f"{fmt(r['p99_ms'])} | {fmt(r['p999_ms'])} | {added('p50_ms')} | {added('p99_ms')} | "
@@ -89,8 +94,7 @@ def main():
         ratio = None if base is None or r.get("rps") is None else r["rps"] / base["rps"]
         add50 = None if base is None or is_base or r.get("p50_ms") is None else r["p50_ms"] - base["p50_ms"]
         add99 = None if base is None or is_base or r.get("p99_ms") is None else r["p99_ms"] - base["p99_ms"]
-        ov = r.get("overhead") or {}
-        ovtext = "—" if not ov else f"{fmt(ov.get('p50_ms'))} / {fmt(ov.get('p99_ms'))}"
+        ovtext = overhead_text(r)
         out.append(
             f"| {r['scenario']} | {r['conc']} | {fmt(r.get('rps'), 0)} | "
             f"{'1.00' if is_base else fmt(ratio, 2)} | {fmt(r.get('p50_ms'))} | {fmt(r.get('p90_ms'))} | "

@@ -39,16 +39,7 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: Into<BodyError> + 'static,
 {
-    Box::pin(Chunks {
-        bytes: Box::pin(bytes),
-        parser: SseParser::new(),
-        ready: VecDeque::new(),
-        labels,
-        chunks_seen: 0,
-        finished: false,
-        done: false,
-        drained: 0,
-    })
+    Box::pin(Chunks::new(bytes, labels))
 }
 
 /// Why reading a stream body failed.
@@ -123,6 +114,19 @@ enum Drained {
 }
 
 impl<S> Chunks<S> {
+    fn new(bytes: S, labels: Arc<StreamLabels>) -> Self {
+        Chunks {
+            bytes: Box::pin(bytes),
+            parser: SseParser::new(),
+            ready: VecDeque::new(),
+            labels,
+            chunks_seen: 0,
+            finished: false,
+            done: false,
+            drained: 0,
+        }
+    }
+
     /// Moves complete events out of the parser until one chunk is queued, `[DONE]`, an
     /// error, or the parser needs more bytes. One chunk at a time: when a read brings a
     /// burst of events, the first goes on its way before the rest are parsed.
@@ -297,16 +301,7 @@ mod tests {
             api_base: "http://fake".into(),
             api_version: "2024-10-21".into(),
         });
-        let mut chunks = Chunks {
-            bytes: Box::pin(bytes),
-            parser: SseParser::new(),
-            ready: VecDeque::new(),
-            labels,
-            chunks_seen: 0,
-            finished: false,
-            done: false,
-            drained: 0,
-        };
+        let mut chunks = Chunks::new(bytes, labels);
         let first = chunks.next().await.expect("a chunk").expect("ok");
         assert_eq!(first.choices[0].delta.content.as_deref(), Some("a"));
         assert_eq!(chunks.chunks_seen, 1, "only the first event was parsed");
