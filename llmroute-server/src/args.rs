@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::builder::TypedValueParser as _;
 
+use crate::log_output::{LogOutput, LogOutputGuard};
+
 /// `llmroute-server` flags.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -53,22 +55,17 @@ pub enum LogFormat {
     Pretty,
 }
 
-/// Log lines gathered into one `write` at most (a line longer than this is written on its own).
-const LOG_BUFFER_BYTES: usize = 64 * 1024;
-
-/// Starts the global `tracing` subscriber. Lines are written to stderr by a background
-/// thread, so a slow log pipe never stalls a request; keep the returned guard alive until
-/// exit (dropping it flushes what is pending).
-///
-/// The thread takes every line waiting, then writes them with one `write` (it flushes
-/// the buffer when the queue is empty, so an idle server's line still leaves at once):
-/// under load, one system call for many request lines instead of one for each.
-pub fn init_logging(
-    format: LogFormat,
-    filter: &str,
-) -> tracing_appender::non_blocking::WorkerGuard {
-    let stderr = std::io::BufWriter::with_capacity(LOG_BUFFER_BYTES, std::io::stderr());
-    let (writer, guard) = tracing_appender::non_blocking(stderr);
+/// Starts the global `tracing` subscriber. Lines are written to stderr in batches by a
+/// background thread ([`crate::log_output`]), so a slow log pipe never stalls a request;
+/// keep the returned guard alive until exit (dropping it writes what is pending).
+pub fn init_logging(format: LogFormat, filter: &str) -> Option<LogOutputGuard> {
+    let (writer, guard) = match LogOutput::spawn(std::io::stderr()) {
+        Ok((writer, guard)) => (writer, guard),
+        Err(e) => {
+            eprintln!("llmroute-server: cannot start the log writer thread ({e}); logging is off");
+            return None;
+        }
+    };
     let given = filter;
     let (filter, bad_filter) = match tracing_subscriber::EnvFilter::try_new(given) {
         Ok(filter) => (filter, None),
@@ -89,7 +86,7 @@ pub fn init_logging(
     if let Some(e) = bad_filter {
         tracing::warn!(filter = given, error = %e, "the log filter (--log / LLMROUTE_LOG) is not valid, so logging is at info; write it like `info` or `llmroute=debug,info`");
     }
-    guard
+    Some(guard)
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub mod args;
 pub mod gateway;
 pub mod http;
 pub mod json_log;
+pub mod log_output;
 pub mod master_key;
 pub mod metrics;
 pub mod prices;
