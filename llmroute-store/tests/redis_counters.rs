@@ -21,6 +21,7 @@ use llmroute_core::types::{ChatRequest, Message};
 use llmroute_core::{ChatStream, Completion, Counters, Error, Provider, Router};
 use llmroute_store::redis::{
     connect_with, BatchedCounters, RedisCounters, RedisOptions, RedisRateLimiter, SNAPSHOT_REUSE,
+    STALE_LIMIT,
 };
 use redis_support as rs;
 
@@ -232,9 +233,12 @@ async fn one_routers_429_cools_the_deployment_down_for_the_other() {
     rs::cleanup(&prefix).await;
 }
 
-/// Long enough for another instance's batched usage to reach Redis and for this
-/// instance's reused snapshot to go stale.
-const SHARED_LAG: Duration = Duration::from_millis(3 * SNAPSHOT_REUSE.as_millis() as u64);
+/// Long enough for another instance's batched usage to reach Redis (one flush) and for
+/// this instance's snapshot to be past `STALE_LIMIT`, so its next request asks Redis (a
+/// snapshot only stale is used while a fresh one is fetched: on a quiet instance the
+/// other's change shows within `STALE_LIMIT`).
+const SHARED_LAG: Duration =
+    Duration::from_millis((STALE_LIMIT.as_millis() + 2 * SNAPSHOT_REUSE.as_millis()) as u64);
 
 #[tokio::test]
 async fn on_the_servers_stack_two_routers_share_a_deployments_rpm() {

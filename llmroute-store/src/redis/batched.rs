@@ -5,19 +5,20 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use llmroute_core::router::{Counters, UsageSnapshot};
 
-/// How long a snapshot of the shared counters is reused before Redis is asked again.
-pub const SNAPSHOT_REUSE: Duration = Duration::from_millis(50);
+use super::snapshots::{Lookup, Snapshots, SNAPSHOT_REUSE};
 
 /// The shared counters as the router uses them, without a Redis round trip on most
 /// requests: usage is added up here and sent once per deployment every
 /// [`SNAPSHOT_REUSE`] by a background task; `snapshot` is reused for up to
-/// [`SNAPSHOT_REUSE`] (with cooldowns aged by the time passed); failures and cooldowns
+/// [`SNAPSHOT_REUSE`] (with cooldowns aged by the time passed), then refreshed in the
+/// background while the old one still answers (`snapshots.rs`); failures and cooldowns
 /// go straight through and drop the reused snapshots, so this instance sees its own at
-/// once and other instances within [`SNAPSHOT_REUSE`].
+/// once, and other instances' within [`SNAPSHOT_REUSE`] and a Redis round trip while
+/// requests flow (within `STALE_LIMIT` for the first request after a pause).
 ///
 /// Every snapshot returned, reused or fresh, includes this instance's own usage that
 /// the snapshot from the shared counters may not hold yet (not sent, or sent after the
@@ -28,17 +29,9 @@ pub struct BatchedCounters {
     inner: Arc<dyn Counters>,
     /// Snapshots by deployment list: when taken, what the shared counters said, and
     /// this instance's usage already confirmed sent when it was asked for.
-    recent: Mutex<HashMap<String, Recent>>,
+    snapshots: Arc<Snapshots>,
     usage: Arc<Mutex<HashMap<String, Local>>>,
     flush_scheduled: Arc<AtomicBool>,
-}
-
-/// A snapshot kept for reuse.
-struct Recent {
-    taken: Instant,
-    snapshot: Vec<UsageSnapshot>,
-    /// Per deployment, `Local::sent` when the snapshot was asked for.
-    sent_before: Vec<(u64, u64)>,
 }
 
 /// This instance's usage of one deployment (requests, tokens), running totals.
@@ -57,14 +50,10 @@ impl BatchedCounters {
     pub fn new(inner: Arc<dyn Counters>) -> Self {
         BatchedCounters {
             inner,
-            recent: Mutex::new(HashMap::new()),
+            snapshots: Arc::new(Snapshots::default()),
             usage: Arc::new(Mutex::new(HashMap::new())),
             flush_scheduled: Arc::new(AtomicBool::new(false)),
         }
-    }
-
-    fn recent(&self) -> std::sync::MutexGuard<'_, HashMap<String, Recent>> {
-        self.recent.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn usage(&self) -> std::sync::MutexGuard<'_, HashMap<String, Local>> {
@@ -107,6 +96,28 @@ impl BatchedCounters {
         });
     }
 
+    /// Fetches a fresh snapshot for `key` in the background, keeping it unless the
+    /// snapshots were forgotten meanwhile.
+    fn refresh_in_background(&self, key: String, deployments: &[&str]) {
+        let (inner, usage, snapshots) = (
+            self.inner.clone(),
+            self.usage.clone(),
+            self.snapshots.clone(),
+        );
+        let since = snapshots.generation();
+        let deployments: Vec<String> = deployments.iter().map(|d| d.to_string()).collect();
+        tokio::spawn(async move {
+            let names: Vec<&str> = deployments.iter().map(String::as_str).collect();
+            match fetch(inner.as_ref(), &usage, &names).await {
+                Ok((fresh, sent_before)) => snapshots.keep(key, since, fresh, sent_before),
+                Err(e) => {
+                    tracing::debug!(error = %e, "refreshing the shared counters' snapshot failed");
+                    snapshots.refresh_failed(&key);
+                }
+            }
+        });
+    }
+
     /// `snapshot` plus this instance's usage not yet confirmed sent when it was asked.
     fn with_own_usage(
         &self,
@@ -135,6 +146,24 @@ impl BatchedCounters {
     }
 }
 
+/// What the shared counters say of `deployments`, and this instance's usage confirmed
+/// sent when they were asked.
+async fn fetch(
+    inner: &dyn Counters,
+    usage: &Mutex<HashMap<String, Local>>,
+    deployments: &[&str],
+) -> llmroute_core::Result<(Vec<UsageSnapshot>, Vec<(u64, u64)>)> {
+    let sent_before: Vec<(u64, u64)> = {
+        let usage = lock_usage(usage);
+        deployments
+            .iter()
+            .map(|d| usage.get(*d).map_or((0, 0), |l| l.sent))
+            .collect()
+    };
+    let fresh = inner.snapshot(deployments).await?;
+    Ok((fresh, sent_before))
+}
+
 fn lock_usage(
     usage: &Mutex<HashMap<String, Local>>,
 ) -> std::sync::MutexGuard<'_, HashMap<String, Local>> {
@@ -145,30 +174,21 @@ fn lock_usage(
 impl Counters for BatchedCounters {
     async fn snapshot(&self, deployments: &[&str]) -> llmroute_core::Result<Vec<UsageSnapshot>> {
         let key = deployments.join("\n");
-        let reused = self.recent().get(&key).and_then(|r| {
-            let age = r.taken.elapsed();
-            (age < SNAPSHOT_REUSE).then(|| (age, r.snapshot.clone(), r.sent_before.clone()))
-        });
-        if let Some((age, snapshot, sent_before)) = reused {
-            return Ok(self.with_own_usage(deployments, &snapshot, &sent_before, age));
+        if let Lookup::Use { taken, refresh } = self.snapshots.lookup(&key) {
+            if refresh {
+                self.refresh_in_background(key, deployments);
+            }
+            return Ok(self.with_own_usage(
+                deployments,
+                &taken.snapshot,
+                &taken.sent_before,
+                taken.age,
+            ));
         }
-        let sent_before: Vec<(u64, u64)> = {
-            let usage = self.usage();
-            deployments
-                .iter()
-                .map(|d| usage.get(*d).map_or((0, 0), |l| l.sent))
-                .collect()
-        };
-        let fresh = self.inner.snapshot(deployments).await?;
+        let since = self.snapshots.generation();
+        let (fresh, sent_before) = fetch(self.inner.as_ref(), &self.usage, deployments).await?;
         let out = self.with_own_usage(deployments, &fresh, &sent_before, Duration::ZERO);
-        self.recent().insert(
-            key,
-            Recent {
-                taken: Instant::now(),
-                snapshot: fresh,
-                sent_before,
-            },
-        );
+        self.snapshots.keep(key, since, fresh, sent_before);
         Ok(out)
     }
 
@@ -189,13 +209,13 @@ impl Counters for BatchedCounters {
     }
 
     async fn add_failure(&self, deployment: &str, window: Duration) -> llmroute_core::Result<u64> {
-        self.recent().clear();
+        self.snapshots.forget();
         self.inner.add_failure(deployment, window).await
     }
 
     async fn cool_down(&self, deployment: &str, duration: Duration) -> llmroute_core::Result<()> {
         let done = self.inner.cool_down(deployment, duration).await;
-        self.recent().clear();
+        self.snapshots.forget();
         done
     }
 }
@@ -203,7 +223,9 @@ impl Counters for BatchedCounters {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicU64;
+    use std::time::Instant;
 
+    use super::super::snapshots::STALE_LIMIT;
     use super::*;
 
     /// In-process counters that count the snapshots asked of them (standing for Redis).
@@ -211,12 +233,16 @@ mod tests {
     struct Counted {
         inner: llmroute_core::router::InMemoryCounters,
         snapshots: AtomicU64,
+        /// How long a snapshot takes (a slow Redis), milliseconds.
+        delay_ms: AtomicU64,
     }
 
     #[async_trait::async_trait]
     impl Counters for Counted {
         async fn snapshot(&self, d: &[&str]) -> llmroute_core::Result<Vec<UsageSnapshot>> {
             self.snapshots.fetch_add(1, Ordering::SeqCst);
+            let delay = self.delay_ms.load(Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
             self.inner.snapshot(d).await
         }
         async fn add_usage(&self, d: &str, r: u64, t: u64) -> llmroute_core::Result<()> {
@@ -314,10 +340,90 @@ mod tests {
 
         tokio::time::sleep(SNAPSHOT_REUSE + Duration::from_millis(5)).await;
         shared.snapshot(&["a", "b"]).await.expect("snapshot");
+        tokio::time::sleep(Duration::from_millis(5)).await;
         assert_eq!(
             counted.snapshots.load(Ordering::SeqCst),
             3,
-            "asked again once stale"
+            "asked again once past its reuse time"
         );
+    }
+
+    /// Past its reuse time a snapshot still answers at once while one background call
+    /// fetches a fresh one; past the stale limit a request waits for the shared counters.
+    #[tokio::test]
+    async fn a_snapshot_past_its_reuse_time_answers_at_once_while_one_refresh_runs() {
+        let counted = Arc::new(Counted::default());
+        let shared = Arc::new(BatchedCounters::new(counted.clone()));
+        counted.inner.add_usage("a", 4, 0).await.expect("add");
+        shared.snapshot(&["a"]).await.expect("first");
+        counted
+            .inner
+            .add_usage("a", 1, 0)
+            .await
+            .expect("another instance");
+        counted.delay_ms.store(100, Ordering::SeqCst);
+        tokio::time::sleep(SNAPSHOT_REUSE + Duration::from_millis(5)).await;
+
+        let began = Instant::now();
+        let calls: Vec<_> = (0..10)
+            .map(|_| {
+                let shared = shared.clone();
+                tokio::spawn(async move { shared.snapshot(&["a"]).await.expect("snapshot") })
+            })
+            .collect();
+        for call in calls {
+            assert_eq!(
+                call.await.expect("task")[0].requests,
+                4,
+                "the stale snapshot"
+            );
+        }
+        assert!(
+            began.elapsed() < Duration::from_millis(50),
+            "no request waited on the slow counters: {:?}",
+            began.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(
+            counted.snapshots.load(Ordering::SeqCst),
+            2,
+            "one refresh for ten"
+        );
+        let fresh = shared.snapshot(&["a"]).await.expect("snapshot");
+        assert_eq!(fresh[0].requests, 5, "the refreshed snapshot");
+
+        // A refresh under way when a cooldown drops the snapshots is not kept.
+        tokio::time::sleep(SNAPSHOT_REUSE + Duration::from_millis(5)).await;
+        shared
+            .snapshot(&["a"])
+            .await
+            .expect("stale, starts a refresh");
+        shared
+            .cool_down("a", Duration::from_secs(30))
+            .await
+            .expect("cool");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        counted.delay_ms.store(0, Ordering::SeqCst);
+        let after = shared.snapshot(&["a"]).await.expect("snapshot");
+        assert!(
+            after[0].cooldown.is_some(),
+            "the cooldown is seen: {after:?}"
+        );
+        assert_eq!(
+            counted.snapshots.load(Ordering::SeqCst),
+            4,
+            "asked again after the cooldown"
+        );
+
+        // Past the stale limit (no request in between), the next request waits for a fresh one.
+        counted
+            .inner
+            .add_usage("a", 1, 0)
+            .await
+            .expect("another instance");
+        tokio::time::sleep(STALE_LIMIT + Duration::from_millis(5)).await;
+        let late = shared.snapshot(&["a"]).await.expect("snapshot");
+        assert_eq!(late[0].requests, 6);
+        assert_eq!(counted.snapshots.load(Ordering::SeqCst), 5);
     }
 }

@@ -27,6 +27,7 @@ pub mod fallback;
 mod health;
 mod limiter;
 mod pool;
+mod snapshots;
 
 use std::sync::Arc;
 
@@ -35,13 +36,14 @@ use llmroute_core::store::StoreError;
 
 use crate::cache::{RedisCache, TieredCache};
 
-pub use batched::{BatchedCounters, SNAPSHOT_REUSE};
+pub use batched::BatchedCounters;
 pub use budgets::{RedisBudgets, BUDGET_STATE_LIFETIME, RESERVATION_LIFETIME};
 pub use counters::RedisCounters;
 pub use fallback::{FallbackBudgets, FallbackCounters, FallbackRateLimiter};
 pub use health::{Gate, RedisStats};
 pub use limiter::RedisRateLimiter;
 pub use pool::{RedisFailure, RedisOptions, RedisPool};
+pub use snapshots::{SNAPSHOT_REUSE, STALE_LIMIT};
 
 /// Answers the in-process cache in front of Redis holds at most.
 pub const MOKA_CAPACITY: u64 = 10_000;
