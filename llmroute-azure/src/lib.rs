@@ -2,7 +2,8 @@
 //!
 //! The Azure OpenAI provider of llmroute: [`AzureProvider`] implements core's
 //! [`Provider`](llmroute_core::Provider) for one chat-completions deployment (gpt-4o),
-//! over one shared, pooled [`AzureClient`] (reqwest + rustls, HTTP/2 when offered).
+//! over one shared, pooled [`AzureClient`] (hyper-util + rustls, HTTP/2 when offered;
+//! reqwest when a proxy is configured).
 //!
 //! The crate is two layers, as `STYLE.md` asks:
 //! - pure translation, testable without a server: [`version`] (api-versions and the
@@ -10,7 +11,8 @@
 //!   families to [`llmroute_core::Error`]), [`meta`] (response headers), [`sse`] (an
 //!   incremental event-stream parser other crates may use) and [`stream`] (events to
 //!   chat chunks);
-//! - a small sending layer: [`client`], [`entra`] (Entra ID tokens) and [`provider`].
+//! - a small sending layer: [`client`], `transport` (one HTTP exchange, direct or
+//!   through a proxy), [`entra`] (Entra ID tokens) and [`provider`].
 //!
 //! With the `fake` feature, [`fake::FakeAzure`] is a real HTTP server on 127.0.0.1 that
 //! answers like Azure, for tests and benchmarks.
@@ -34,6 +36,7 @@ pub mod provider;
 pub mod request;
 pub mod sse;
 pub mod stream;
+mod transport;
 pub mod version;
 
 #[cfg(feature = "fake")]

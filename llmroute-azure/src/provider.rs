@@ -10,17 +10,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use llmroute_core::config::{ConfigError, DeploymentConfig, ProviderKind};
 use llmroute_core::types::{ChatRequest, Message};
 use llmroute_core::{ChatStream, Completion, Error, Provider, Secret};
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
 use crate::client::AzureClient;
 use crate::entra::{ClientCredentials, StaticToken, TokenProvider};
 use crate::errors::{map_status, retry_after, ErrorContext};
 use crate::meta::{header, upstream_meta};
 use crate::request::{chat_url, prepare, Target};
-use crate::stream::{chunk_stream, full_error, StreamLabels};
+use crate::stream::{chunk_stream, StreamLabels};
+use crate::transport::{Outgoing, Reply, Route, SendError};
 use crate::version::ApiVersion;
 
 /// How the provider proves itself to Azure: exactly one header per request.
@@ -46,14 +48,13 @@ impl std::fmt::Debug for Credential {
 pub struct AzureProvider {
     name: String,
     url: String,
-    /// `url` parsed once, so a request does not parse it again (`None`: it does not
-    /// parse, and each request reports that as before).
-    parsed_url: Option<reqwest::Url>,
+    /// How calls are sent (direct, or through a proxy), the URL parsed once; the
+    /// parse error when `url` is not one (each request reports it).
+    route: Result<Route, String>,
     version: ApiVersion,
     credential: Credential,
     /// The `api-key` header value, built once (`None` for a bearer credential).
     api_key_header: Option<HeaderValue>,
-    http: reqwest::Client,
     drop_params: bool,
     timeout: Option<Duration>,
     stream_timeout: Option<Duration>,
@@ -125,7 +126,7 @@ impl AzureProvider {
         }
         let version = ApiVersion::parse(cfg.api_version.as_deref());
         let url = chat_url(api_base, &cfg.deployment, &version);
-        let parsed_url = reqwest::Url::parse(&url).ok();
+        let route = client.route(&url);
         let api_key_header = api_key_header(&credential);
         Ok(AzureProvider {
             name: format!("azure/{}", cfg.deployment),
@@ -135,11 +136,10 @@ impl AzureProvider {
                 api_version: version.raw.clone(),
             }),
             url,
-            parsed_url,
+            route,
             version,
             api_key_header,
             credential,
-            http: client.http().clone(),
             drop_params,
             timeout: cfg.timeout,
             stream_timeout: cfg.stream_timeout,
@@ -173,58 +173,65 @@ impl AzureProvider {
         &self,
         request: &ChatRequest,
         stream: bool,
-    ) -> Result<(reqwest::Response, Vec<&'static str>), Error> {
+    ) -> Result<(Reply, Vec<&'static str>), Error> {
         let target = Target {
             deployment: &self.labels.deployment,
             version: &self.version,
             drop_params: self.drop_params,
         };
         let prepared = prepare(request, &target, stream)?;
-        let (name, value) = match (&self.credential, &self.api_key_header) {
-            (Credential::ApiKey(_), Some(value)) => ("api-key", value.clone()),
-            (Credential::ApiKey(key), None) => ("api-key", self.credential_header(key.expose())?),
+        let credential = match (&self.credential, &self.api_key_header) {
+            (Credential::ApiKey(_), Some(value)) => (API_KEY.clone(), value.clone()),
+            (Credential::ApiKey(key), None) => {
+                (API_KEY.clone(), self.credential_header(key.expose())?)
+            }
             (Credential::Bearer(provider), _) => (
-                AUTHORIZATION.as_str(),
+                AUTHORIZATION,
                 self.credential_header(&format!("Bearer {}", provider.token().await?.expose()))?,
             ),
         };
-        let builder = match &self.parsed_url {
-            Some(url) => self.http.post(url.clone()),
-            None => self.http.post(&self.url),
+        let route = self.route.as_ref().map_err(|e| Error::UpstreamConnection {
+            message: format!(
+                "the request to Azure deployment {} failed: builder error: {e}; check api_base",
+                self.labels.deployment
+            ),
+        })?;
+        let accept = if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
         };
-        let mut builder = builder
-            .header(name, value)
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header(
-                ACCEPT,
-                HeaderValue::from_static(if stream {
-                    "text/event-stream"
-                } else {
-                    "application/json"
-                }),
-            )
-            .body(prepared.body);
-        if let Some(t) = self.timeout {
-            builder = builder.timeout(t);
-        }
+        let outgoing = Outgoing {
+            headers: vec![
+                credential,
+                (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+                (ACCEPT, HeaderValue::from_static(accept)),
+                (
+                    USER_AGENT,
+                    HeaderValue::from_static(crate::client::USER_AGENT),
+                ),
+            ],
+            body: Bytes::from(prepared.body),
+            total: self.timeout,
+        };
         let first_byte = if stream { self.stream_timeout } else { None };
         let sent = match first_byte {
-            Some(limit) => tokio::time::timeout(limit, builder.send()).await.map_err(|_| Error::Timeout {
+            Some(limit) => tokio::time::timeout(limit, route.send(outgoing)).await.map_err(|_| Error::Timeout {
                 message: format!(
                     "Azure deployment {} sent no response headers within the stream timeout of {:.1}s",
                     self.labels.deployment,
                     limit.as_secs_f64()
                 ),
             })?,
-            None => builder.send().await,
+            None => route.send(outgoing).await,
         };
-        let response = sent.map_err(|e| self.send_error(&e))?;
-        let status = response.status().as_u16();
+        let reply = sent.map_err(|e| self.send_error(e))?;
+        let status = reply.status;
         if (200..300).contains(&status) {
-            return Ok((response, prepared.dropped));
+            return Ok((reply, prepared.dropped));
         }
-        let headers = response.headers().clone();
-        let body = response.bytes().await.unwrap_or_default();
+        let headers = reply.headers;
+        let body = reply.body.bytes().await.unwrap_or_default();
         let retry = retry_after(
             header(&headers, "retry-after-ms"),
             header(&headers, "retry-after"),
@@ -257,31 +264,33 @@ impl AzureProvider {
         Ok(value)
     }
 
-    fn send_error(&self, e: &reqwest::Error) -> Error {
+    fn send_error(&self, e: SendError) -> Error {
         let dep = &self.labels.deployment;
-        let cause = full_error(e);
-        if e.is_timeout() {
-            let after = self
-                .timeout
-                .map(|t| format!(" within {:.1}s", t.as_secs_f64()))
-                .unwrap_or_default();
-            Error::Timeout {
-                message: format!("Azure deployment {dep} did not answer{after}: {cause}"),
+        match e {
+            SendError::Timeout(cause) => {
+                let after = self
+                    .timeout
+                    .map(|t| format!(" within {:.1}s", t.as_secs_f64()))
+                    .unwrap_or_default();
+                Error::Timeout {
+                    message: format!("Azure deployment {dep} did not answer{after}: {cause}"),
+                }
             }
-        } else if e.is_connect() {
-            Error::UpstreamConnection {
+            SendError::Connect(cause) => Error::UpstreamConnection {
                 message: format!(
                     "cannot connect to Azure at {} for deployment {dep}: {cause}; check api_base and the network path",
                     self.labels.api_base
                 ),
-            }
-        } else {
-            Error::UpstreamConnection {
+            },
+            SendError::Other(cause) => Error::UpstreamConnection {
                 message: format!("the request to Azure deployment {dep} failed: {cause}"),
-            }
+            },
         }
     }
 }
+
+/// The `api-key` header name.
+static API_KEY: HeaderName = HeaderName::from_static("api-key");
 
 /// The `api-key` header of an api-key credential, built once (sensitive: never logged).
 fn api_key_header(credential: &Credential) -> Option<HeaderValue> {
@@ -317,15 +326,14 @@ impl Provider for AzureProvider {
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<Completion, Error> {
-        let (response, dropped) = self.send(request, false).await?;
-        let meta = upstream_meta(response.headers(), dropped);
-        let body = response.bytes().await.map_err(|e| {
+        let (reply, dropped) = self.send(request, false).await?;
+        let meta = upstream_meta(&reply.headers, dropped);
+        let body = reply.body.bytes().await.map_err(|e| {
             let message = format!(
                 "reading the answer of Azure deployment {}: {}",
-                self.labels.deployment,
-                full_error(&e)
+                self.labels.deployment, e.message
             );
-            if e.is_timeout() {
+            if e.timeout {
                 Error::Timeout { message }
             } else {
                 Error::UpstreamConnection { message }
@@ -342,9 +350,9 @@ impl Provider for AzureProvider {
     }
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
-        let (response, dropped) = self.send(request, true).await?;
-        let meta = upstream_meta(response.headers(), dropped);
-        let chunks = chunk_stream(response.bytes_stream(), self.labels.clone());
+        let (reply, dropped) = self.send(request, true).await?;
+        let meta = upstream_meta(&reply.headers, dropped);
+        let chunks = chunk_stream(reply.body.into_stream(), self.labels.clone());
         Ok(ChatStream { meta, chunks })
     }
 

@@ -195,3 +195,57 @@ async fn whole_and_streamed_answers_over_http2() {
     );
     assert_eq!(fake.connections(), 1, "both requests on one h2 connection");
 }
+
+/// With a proxy, calls go to the proxy (reqwest's path), whole and streamed: the
+/// deployment's own address is closed, so only the proxy can have answered. The fake
+/// Azure stands in for a forward proxy (it takes the absolute-form request line).
+#[tokio::test]
+async fn a_configured_proxy_carries_every_call() {
+    let fake = fake(&["d"]).await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let behind_proxy = deployment(&format!("http://127.0.0.1:{closed}"), "d");
+    let p = provider_with(
+        &behind_proxy,
+        &llmroute_azure::ClientOptions {
+            proxy: Some(fake.base_url()),
+            ..Default::default()
+        },
+    );
+    let done = p
+        .chat(&hello())
+        .await
+        .expect("whole answer through the proxy");
+    assert!(done.response().first_text().is_some());
+    let seen = fake.last_request().expect("the proxy got the call");
+    assert!(
+        seen.path.contains("/openai/deployments/d/chat/completions"),
+        "{}",
+        seen.path
+    );
+    assert_eq!(seen.headers["api-key"], KEY);
+    let chunks = collect(&p, &hello()).await;
+    assert!(
+        chunks.len() > 2 && chunks.iter().all(|c| c.is_ok()),
+        "{chunks:?}"
+    );
+    assert_eq!(fake.calls(), 2);
+
+    // Without the proxy the same deployment is called directly, and its port is closed.
+    let direct = provider(&behind_proxy, false);
+    let e = direct.chat(&hello()).await.expect_err("refused");
+    assert!(e.to_string().contains("cannot connect to Azure"), "{e}");
+    assert_eq!(fake.calls(), 2);
+}
+
+#[test]
+fn a_proxy_that_is_not_a_url_is_refused_with_the_fix() {
+    let e = llmroute_azure::AzureClient::with_options(&llmroute_azure::ClientOptions {
+        proxy: Some("not a url".into()),
+        ..Default::default()
+    })
+    .expect_err("refused");
+    assert!(e.to_string().contains("http://proxy.internal:3128"), "{e}");
+}
