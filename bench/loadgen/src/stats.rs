@@ -34,7 +34,9 @@ impl Summary {
         if sorted.is_empty() {
             return 0.0;
         }
-        let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+        // Less a hair, so that 99.9% of 1,000 is rank 999 despite 0.999 * 1000 landing
+        // a little above 999 in floating point.
+        let rank = ((p / 100.0) * sorted.len() as f64 - 1e-9).ceil() as usize;
         sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
     }
 
