@@ -6,6 +6,7 @@
 # thread of llmroute-server (request path, log line, SQLite writer), not the kernel.
 #
 # Usage: bench/scripts/instructions.sh SERVER_BIN FAKE_AZURE_BIN [REQUESTS] [SCRATCH_DIR]
+#   STREAM=1 in the environment: streamed requests (100 chunks each) instead of whole ones
 #   SERVER_BIN: e.g. target/profiling/llmroute-server (cargo build --profile profiling)
 #   FAKE_AZURE_BIN: target/release/fake_azure (cargo build --release -p llmroute-azure --features fake --bin fake_azure)
 set -euo pipefail
@@ -25,11 +26,11 @@ spid=$!
 trap 'kill $spid $fpid 2>/dev/null || true' EXIT
 for _ in $(seq 300); do curl -sf "127.0.0.1:$sport/health" >/dev/null 2>&1 && break; sleep 0.2; done
 requests() {
-  python3 - "$sport" "$1" <<'PY'
+  python3 - "$sport" "$1" "${STREAM:-0}" <<'PY'
 import http.client, json, sys
-port, n = int(sys.argv[1]), int(sys.argv[2])
+port, n, stream = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 c = http.client.HTTPConnection("127.0.0.1", port)
-body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hello in one short sentence."}]})
+body = json.dumps({"model": "gpt-4o", "stream": stream, "messages": [{"role": "user", "content": "Say hello in one short sentence."}]})
 for _ in range(n):
     c.request("POST", "/v1/chat/completions", body, {"Authorization": "Bearer sk-bench-master-key", "Content-Type": "application/json"})
     r = c.getresponse(); r.read()
@@ -43,4 +44,4 @@ sleep 1.5                                     # the batched log writer flushes i
 callgrind_control -i off "$spid" >/dev/null
 kill -TERM "$spid"; wait "$spid" || true
 total=$(callgrind_annotate "$out/callgrind.out" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done {gsub(",", "", $1); print $1; done = 1}')
-echo "$n requests: $total instructions, $((total / n)) per request (profile: $out/callgrind.out)"
+echo "$n $([ "${STREAM:-0}" = 1 ] && echo streamed) requests: $total instructions, $((total / n)) per request (profile: $out/callgrind.out)"

@@ -1,14 +1,15 @@
 //! One server-sent event of a streamed chat completion.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::fields::read_by_fields;
 use super::{Extra, Usage};
 
 /// A `chat.completion.chunk`.
 ///
 /// Azure's first chunk carries only `prompt_filter_results`, with `choices: []`,
 /// `id: ""` and `object: ""`; the final usage chunk has `choices: []` and `usage`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChatChunk {
     /// Same id on every chunk of one completion.
     #[serde(default)]
@@ -50,7 +51,7 @@ impl ChatChunk {
 }
 
 /// A delta for one choice.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChunkChoice {
     /// Which choice this extends.
     #[serde(default)]
@@ -70,7 +71,7 @@ pub struct ChunkChoice {
 }
 
 /// The part of the assistant message a chunk adds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Delta {
     /// `assistant` on the first chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,7 +91,7 @@ pub struct Delta {
 }
 
 /// A fragment of a tool call: the first carries id and name, later ones argument text.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ToolCallDelta {
     /// Which tool call this extends.
     #[serde(default)]
@@ -110,7 +111,7 @@ pub struct ToolCallDelta {
 }
 
 /// A fragment of a function call.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FunctionCallDelta {
     /// Function name (first fragment only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -122,3 +123,21 @@ pub struct FunctionCallDelta {
     #[serde(flatten)]
     pub extra: Extra,
 }
+
+// Read field by field (`fields.rs`): a stream's every chunk passes through here.
+read_by_fields!(ChatChunk, "a chat completion chunk (a JSON object)", {
+    "id" => id, "object" => object, "created" => created, "model" => model,
+    "choices" => choices, "usage" => usage, "system_fingerprint" => system_fingerprint,
+});
+read_by_fields!(ChunkChoice, "a chunk choice (a JSON object)", {
+    "index" => index, "delta" => delta, "finish_reason" => finish_reason, "logprobs" => logprobs,
+});
+read_by_fields!(Delta, "a chunk delta (a JSON object)", {
+    "role" => role, "content" => content, "refusal" => refusal, "tool_calls" => tool_calls,
+});
+read_by_fields!(ToolCallDelta, "a tool call delta (a JSON object)", {
+    "index" => index, "id" => id, "type" => kind, "function" => function,
+});
+read_by_fields!(FunctionCallDelta, "a function call delta (a JSON object)", {
+    "name" => name, "arguments" => arguments,
+});

@@ -6,6 +6,7 @@
 
 mod chunk;
 mod error_body;
+mod fields;
 mod message;
 mod models;
 mod request;

@@ -1,11 +1,12 @@
 //! Token usage, as OpenAI and Azure report it.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::fields::read_by_fields;
 use super::Extra;
 
 /// Tokens a request used.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Usage {
     /// Input tokens, cached ones included.
     #[serde(default)]
@@ -48,7 +49,7 @@ impl Usage {
 }
 
 /// Breakdown of input tokens.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PromptTokensDetails {
     /// Tokens read from the prompt cache (billed at the cached-input price).
     #[serde(default)]
@@ -59,7 +60,7 @@ pub struct PromptTokensDetails {
 }
 
 /// Breakdown of output tokens.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CompletionTokensDetails {
     /// Reasoning tokens (o-series models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,3 +69,16 @@ pub struct CompletionTokensDetails {
     #[serde(flatten)]
     pub extra: Extra,
 }
+
+// Read field by field (`fields.rs`): every answer's usage is read on the request path.
+read_by_fields!(Usage, "a usage object", {
+    "prompt_tokens" => prompt_tokens, "completion_tokens" => completion_tokens,
+    "total_tokens" => total_tokens, "prompt_tokens_details" => prompt_tokens_details,
+    "completion_tokens_details" => completion_tokens_details,
+});
+read_by_fields!(PromptTokensDetails, "prompt token details (a JSON object)", {
+    "cached_tokens" => cached_tokens,
+});
+read_by_fields!(CompletionTokensDetails, "completion token details (a JSON object)", {
+    "reasoning_tokens" => reasoning_tokens,
+});
