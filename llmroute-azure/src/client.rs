@@ -21,6 +21,7 @@ use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use llmroute_core::Error;
 
+use crate::connect::TimedConnector;
 use crate::transport::{DirectClient, Route};
 
 /// Tunables of [`AzureClient`]. The defaults suit Azure OpenAI.
@@ -129,25 +130,24 @@ impl AzureClient {
         &self.http
     }
 
-    /// How calls to `url` are sent: through the proxy when one applies, else directly.
+    /// How calls to `url` are sent: through reqwest when a proxy applies (or when the URL
+    /// is one only reqwest's parser takes, such as a non-ASCII host), else directly.
     pub(crate) fn route(&self, url: &str) -> Result<Route, String> {
-        let uri: Uri = url.parse().map_err(|e| format!("{e}"))?;
-        let proxied = match &self.proxy_env {
-            None => true,
-            Some(matcher) => matcher.intercept(&uri).is_some(),
-        };
-        if proxied {
-            let url = reqwest::Url::parse(url).map_err(|e| format!("{e}"))?;
-            return Ok(Route::Proxied {
+        let direct = url.parse::<Uri>().ok().filter(|uri| match &self.proxy_env {
+            None => false,
+            Some(matcher) => matcher.intercept(uri).is_none(),
+        });
+        match direct {
+            Some(uri) => Ok(Route::Direct {
+                client: Box::new(self.direct.clone()),
+                uri,
+                read_timeout: self.read_timeout,
+            }),
+            None => Ok(Route::Reqwest {
                 client: self.http.clone(),
-                url,
-            });
+                url: reqwest::Url::parse(url).map_err(|e| format!("{e}"))?,
+            }),
         }
-        Ok(Route::Direct {
-            client: Box::new(self.direct.clone()),
-            uri,
-            read_timeout: self.read_timeout,
-        })
     }
 }
 
@@ -176,6 +176,10 @@ fn direct_client(opts: &ClientOptions) -> Result<DirectClient, Error> {
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
+    let connector = TimedConnector {
+        inner: https,
+        timeout: opts.connect_timeout,
+    };
     let mut builder = Client::builder(TokioExecutor::new());
     builder
         .pool_idle_timeout(opts.pool_idle_timeout)
@@ -185,5 +189,5 @@ fn direct_client(opts: &ClientOptions) -> Result<DirectClient, Error> {
     if opts.http2_prior_knowledge {
         builder.http2_only(true);
     }
-    Ok(builder.build(https))
+    Ok(builder.build(connector))
 }

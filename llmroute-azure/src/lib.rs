@@ -29,6 +29,7 @@
 //! ```
 
 pub mod client;
+mod connect;
 pub mod entra;
 pub mod errors;
 pub mod meta;

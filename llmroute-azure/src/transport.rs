@@ -6,13 +6,15 @@
 //!   twice per request and ran a redirect policy that never redirects and a retry policy
 //!   that never retries: ~30,000 of ~200,000 instructions per proxied request
 //!   (docs/performance.md).
-//! - **through a proxy**: reqwest, when `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` (less
-//!   `NO_PROXY`) send the deployment's URL through a proxy, or when
-//!   [`crate::ClientOptions::proxy`] names one.
+//! - **reqwest**: when `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` (less `NO_PROXY`) send
+//!   the deployment's URL through a proxy, when [`crate::ClientOptions::proxy`] names one,
+//!   or for a URL only reqwest's parser takes (a non-ASCII host).
 //!
-//! The same limits hold either way: the connect timeout, the read timeout (waiting for
-//! the response head, and between body frames) and the deployment's total timeout
-//! (head and body).
+//! The same limits hold either way: the connect timeout (TCP and TLS), the read timeout
+//! (waiting for the response head, and between body frames) and the deployment's total
+//! timeout (head and body). A connect that runs out of time is a timeout, as with reqwest;
+//! a request an HTTP/2 server refused unprocessed (a graceful `GOAWAY` while the
+//! connection is rotated, or `REFUSED_STREAM`) is sent again, up to twice, as reqwest did.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,15 +27,17 @@ use futures::{Stream, StreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Uri};
 use http_body_util::Full;
 use hyper::body::{Body, Incoming};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use tokio::time::{Instant, Sleep};
 
+use crate::connect::{refused_unprocessed, timed_out, TimedConnector};
 use crate::stream::{full_error, BodyError};
 
 /// hyper-util's pooled client with rustls, HTTP/1.1 and HTTP/2 (ALPN).
-pub(crate) type DirectClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type DirectClient = Client<TimedConnector, Full<Bytes>>;
+
+/// Times a request refused unprocessed by an HTTP/2 server is sent again.
+const RESENDS: usize = 2;
 
 /// How one deployment's calls are sent.
 #[derive(Debug, Clone)]
@@ -45,7 +49,7 @@ pub(crate) enum Route {
         read_timeout: Duration,
     },
     /// reqwest, which knows the proxy.
-    Proxied {
+    Reqwest {
         client: reqwest::Client,
         url: reqwest::Url,
     },
@@ -80,7 +84,7 @@ pub(crate) struct Reply {
 /// A response body, read whole or as a stream.
 pub(crate) enum ReplyBody {
     Direct(DirectBody),
-    Proxied(reqwest::Response),
+    Reqwest(reqwest::Response),
 }
 
 impl Route {
@@ -92,7 +96,7 @@ impl Route {
                 uri,
                 read_timeout,
             } => send_direct(client, uri, *read_timeout, out).await,
-            Route::Proxied { client, url } => send_proxied(client, url, out).await,
+            Route::Reqwest { client, url } => send_reqwest(client, url, out).await,
         }
     }
 }
@@ -103,17 +107,22 @@ async fn send_direct(
     read_timeout: Duration,
     out: Outgoing,
 ) -> Result<Reply, SendError> {
-    let mut request = Request::post(uri.clone())
-        .body(Full::new(out.body))
-        .map_err(|e| SendError::Other(e.to_string()))?;
-    request.headers_mut().extend(out.headers);
     let deadline = out.total.map(|t| Instant::now() + t);
     let head_by = earliest(Instant::now() + read_timeout, deadline);
-    let response = match tokio::time::timeout_at(head_by, client.request(request)).await {
-        Err(_) => return Err(SendError::Timeout("operation timed out".into())),
-        Ok(Err(e)) if e.is_connect() => return Err(SendError::Connect(full_error(&e))),
-        Ok(Err(e)) => return Err(SendError::Other(full_error(&e))),
-        Ok(Ok(response)) => response,
+    let mut resends = 0;
+    let response = loop {
+        let mut request = Request::post(uri.clone())
+            .body(Full::new(out.body.clone()))
+            .map_err(|e| SendError::Other(e.to_string()))?;
+        request.headers_mut().extend(out.headers.iter().cloned());
+        match tokio::time::timeout_at(head_by, client.request(request)).await {
+            Err(_) => return Err(SendError::Timeout("operation timed out".into())),
+            Ok(Ok(response)) => break response,
+            Ok(Err(e)) if resends < RESENDS && refused_unprocessed(&e) => resends += 1,
+            Ok(Err(e)) if timed_out(&e) => return Err(SendError::Timeout(full_error(&e))),
+            Ok(Err(e)) if e.is_connect() => return Err(SendError::Connect(full_error(&e))),
+            Ok(Err(e)) => return Err(SendError::Other(full_error(&e))),
+        }
     };
     let (head, incoming) = response.into_parts();
     Ok(Reply {
@@ -131,7 +140,7 @@ async fn send_direct(
     })
 }
 
-async fn send_proxied(
+async fn send_reqwest(
     client: &reqwest::Client,
     url: &reqwest::Url,
     out: Outgoing,
@@ -156,7 +165,7 @@ async fn send_proxied(
     Ok(Reply {
         status: response.status().as_u16(),
         headers: response.headers().clone(),
-        body: ReplyBody::Proxied(response),
+        body: ReplyBody::Reqwest(response),
     })
 }
 
@@ -180,7 +189,7 @@ impl ReplyBody {
                 }
                 Ok(out.freeze())
             }
-            ReplyBody::Proxied(response) => response.bytes().await.map_err(BodyError::from),
+            ReplyBody::Reqwest(response) => response.bytes().await.map_err(BodyError::from),
         }
     }
 
@@ -188,7 +197,7 @@ impl ReplyBody {
     pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, BodyError>> {
         match self {
             ReplyBody::Direct(body) => body.boxed(),
-            ReplyBody::Proxied(response) => response
+            ReplyBody::Reqwest(response) => response
                 .bytes_stream()
                 .map(|r| r.map_err(BodyError::from))
                 .boxed(),

@@ -304,3 +304,36 @@ fn retry_after_headers() {
     );
     assert_eq!(retry_after(Some("-5"), None), None);
 }
+
+/// The connect timeout covers TLS too: a peer that takes the TCP connection and never
+/// answers the TLS hello is a timeout after the connect timeout, not a wait for the
+/// read timeout.
+#[tokio::test]
+async fn a_tls_handshake_that_never_answers_is_a_timeout_after_the_connect_timeout() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket); // accepted, never answered
+        }
+    });
+    let p = provider_with(
+        &deployment(&format!("https://127.0.0.1:{port}"), "d"),
+        &llmroute_azure::ClientOptions {
+            connect_timeout: std::time::Duration::from_millis(200),
+            ..Default::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let e = p.chat(&hello()).await.expect_err("no TLS answer");
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+    assert!(e.to_string().contains("connect timeout of 0.2s"), "{e}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -17,7 +17,7 @@
 //! request.
 
 use std::io::{self, Write};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -29,16 +29,26 @@ pub const GATHER: Duration = Duration::from_millis(10);
 /// Bytes of log lines held at most while stderr does not take them.
 pub const MAX_PENDING: usize = 4 * 1024 * 1024;
 
+/// A write buffer larger than this is released after use.
+const KEPT_CAPACITY: usize = 256 * 1024;
+
 /// The `tracing` writer: hands each line to the writer thread's buffer.
 #[derive(Clone)]
 pub struct LogOutput {
     shared: Arc<Shared>,
 }
 
-/// Keeps the writer thread; dropping it writes what is pending and stops the thread.
+/// How long dropping the guard waits for the pending lines to be written (a stderr
+/// nobody reads must not hold the process at exit).
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
+
+/// Keeps the writer thread; dropping it writes what is pending (waiting at most
+/// [`SHUTDOWN_WAIT`]) and stops the thread.
 pub struct LogOutputGuard {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Disconnected when the thread has ended.
+    ended: mpsc::Receiver<()>,
 }
 
 struct Shared {
@@ -70,12 +80,17 @@ impl LogOutput {
             max_pending,
         });
         let worker = shared.clone();
+        let (ending, ended) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("llmroute-log".into())
-            .spawn(move || worker.run(sink))?;
+            .spawn(move || {
+                worker.run(sink);
+                drop(ending);
+            })?;
         let guard = LogOutputGuard {
             shared: shared.clone(),
             thread: Some(thread),
+            ended,
         };
         Ok((LogOutput { shared }, guard))
     }
@@ -91,6 +106,9 @@ impl Shared {
         let mut state = self.lock();
         if state.pending.len() + line.len() > self.max_pending {
             state.dropped += 1;
+            drop(state);
+            // The count is written even if no other line comes.
+            self.wake.notify_one();
             return;
         }
         let was_empty = state.pending.is_empty();
@@ -121,6 +139,9 @@ impl Shared {
             // Nothing to do about a failed write to stderr; the next batch tries again.
             let _ = sink.write_all(&batch);
             batch.clear();
+            if batch.capacity() > KEPT_CAPACITY {
+                batch = Vec::new(); // a burst's buffer is not kept for good
+            }
             if dropped > 0 {
                 let _ = writeln!(
                     sink,
@@ -139,7 +160,11 @@ impl Drop for LogOutputGuard {
     fn drop(&mut self) {
         self.shared.lock().closing = true;
         self.shared.wake.notify_one();
-        if let Some(thread) = self.thread.take() {
+        let finished = matches!(
+            self.ended.recv_timeout(SHUTDOWN_WAIT),
+            Err(mpsc::RecvTimeoutError::Disconnected)
+        );
+        if let (true, Some(thread)) = (finished, self.thread.take()) {
             let _ = thread.join();
         }
     }
@@ -261,6 +286,32 @@ mod tests {
         }
         assert_eq!(sink.text(), "ready\n");
         assert!(logged.elapsed() >= GATHER);
+    }
+
+    #[test]
+    fn exit_waits_for_a_stuck_stderr_no_longer_than_the_shutdown_wait() {
+        /// Never returns from a write.
+        struct Stuck;
+        impl Write for Stuck {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                loop {
+                    std::thread::park();
+                }
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let (out, guard) = LogOutput::spawn(Stuck).expect("thread");
+        line(&out, "never written");
+        std::thread::sleep(GATHER * 3);
+        let dropping = Instant::now();
+        drop(guard);
+        let waited = dropping.elapsed();
+        assert!(
+            waited >= SHUTDOWN_WAIT && waited < SHUTDOWN_WAIT + Duration::from_secs(1),
+            "{waited:?}"
+        );
     }
 
     #[test]

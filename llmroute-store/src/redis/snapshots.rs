@@ -90,16 +90,21 @@ impl Snapshots {
         self.generation.load(Ordering::SeqCst)
     }
 
-    /// Keeps a fetched snapshot, unless [`Snapshots::forget`] ran since `since`.
+    /// Keeps a snapshot fetched from `asked` on, unless [`Snapshots::forget`] ran since
+    /// `since` or a snapshot taken after `asked` is already kept (a slow refresh must not
+    /// replace a newer fetch).
     pub fn keep(
         &self,
         key: String,
         since: u64,
+        asked: Instant,
         snapshot: Vec<UsageSnapshot>,
         sent_before: Vec<(u64, u64)>,
     ) {
         let mut recent = self.recent();
-        if self.generation.load(Ordering::SeqCst) != since {
+        if self.generation.load(Ordering::SeqCst) != since
+            || recent.get(&key).is_some_and(|r| r.taken > asked)
+        {
             return;
         }
         let recent_entry = Recent {
@@ -111,9 +116,14 @@ impl Snapshots {
         recent.insert(key, recent_entry);
     }
 
-    /// A background fetch failed: a later request may start another.
-    pub fn refresh_failed(&self, key: &str) {
-        if let Some(r) = self.recent().get_mut(key) {
+    /// A background fetch begun in generation `since` failed: a later request may start
+    /// another (an entry kept after a [`Snapshots::forget`] has its own refresh).
+    pub fn refresh_failed(&self, key: &str, since: u64) {
+        let mut recent = self.recent();
+        if self.generation.load(Ordering::SeqCst) != since {
+            return;
+        }
+        if let Some(r) = recent.get_mut(key) {
             r.refreshing = false;
         }
     }
@@ -123,5 +133,72 @@ impl Snapshots {
         let mut recent = self.recent();
         self.generation.fetch_add(1, Ordering::SeqCst);
         recent.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn requests(n: u64) -> Vec<UsageSnapshot> {
+        vec![UsageSnapshot {
+            requests: n,
+            tokens: 0,
+            cooldown: None,
+        }]
+    }
+
+    fn kept(s: &Snapshots) -> Option<u64> {
+        match s.lookup("a") {
+            Lookup::Use { taken, .. } => Some(taken.snapshot[0].requests),
+            Lookup::Missing => None,
+        }
+    }
+
+    #[test]
+    fn a_slow_fetch_never_replaces_a_newer_one_nor_outlives_a_forget() {
+        let s = Snapshots::default();
+        let slow_asked = Instant::now();
+        let gen = s.generation();
+        std::thread::sleep(Duration::from_millis(2));
+        s.keep("a".into(), gen, Instant::now(), requests(2), vec![(0, 0)]);
+        s.keep("a".into(), gen, slow_asked, requests(1), vec![(0, 0)]);
+        assert_eq!(
+            kept(&s),
+            Some(2),
+            "the fetch asked earlier came back later: not kept"
+        );
+
+        let before_forget = s.generation();
+        s.forget();
+        s.keep(
+            "a".into(),
+            before_forget,
+            Instant::now(),
+            requests(3),
+            vec![(0, 0)],
+        );
+        assert_eq!(
+            kept(&s),
+            None,
+            "a fetch begun before the forget is not kept"
+        );
+    }
+
+    #[test]
+    fn a_failed_refresh_from_before_a_forget_leaves_the_new_entrys_refresh_alone() {
+        let s = Snapshots::default();
+        let old = s.generation();
+        s.forget();
+        let now = s.generation();
+        s.keep("a".into(), now, Instant::now(), requests(1), vec![(0, 0)]);
+        s.recent().get_mut("a").expect("kept").refreshing = true;
+        s.refresh_failed("a", old);
+        assert!(
+            s.recent()["a"].refreshing,
+            "still refreshing: the failure was another's"
+        );
+        s.refresh_failed("a", now);
+        assert!(!s.recent()["a"].refreshing);
     }
 }
