@@ -51,36 +51,33 @@ impl tower_service::Service<Uri> for TimedConnector {
     }
 }
 
+/// An error and its causes, outermost first.
+fn chain<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
+}
+
 /// Whether an error's chain holds a timed-out I/O error (a connect that ran out of time).
 pub(crate) fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(e);
-    while let Some(err) = next {
-        if err
-            .downcast_ref::<io::Error>()
+    chain(e).any(|err| {
+        err.downcast_ref::<io::Error>()
             .is_some_and(|io| io.kind() == io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        next = err.source();
-    }
-    false
+    })
 }
 
 /// Whether an HTTP/2 server refused a request without processing it: a graceful
 /// `GOAWAY` (the connection is being rotated) or a `REFUSED_STREAM` reset. Such a request
 /// is safe to send again, as reqwest did.
 pub(crate) fn refused_unprocessed(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(e);
-    while let Some(err) = next {
-        if let Some(h2) = err.downcast_ref::<h2::Error>() {
+    chain(e)
+        .find_map(|err| err.downcast_ref::<h2::Error>())
+        .is_some_and(|h2| {
             let reason = h2.reason();
-            return h2.is_remote()
+            h2.is_remote()
                 && ((h2.is_go_away() && reason == Some(h2::Reason::NO_ERROR))
-                    || (h2.is_reset() && reason == Some(h2::Reason::REFUSED_STREAM)));
-        }
-        next = err.source();
-    }
-    false
+                    || (h2.is_reset() && reason == Some(h2::Reason::REFUSED_STREAM)))
+        })
 }
 
 #[cfg(test)]

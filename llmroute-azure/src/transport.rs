@@ -108,7 +108,7 @@ async fn send_direct(
     out: Outgoing,
 ) -> Result<Reply, SendError> {
     let deadline = out.total.map(|t| Instant::now() + t);
-    let head_by = earliest(Instant::now() + read_timeout, deadline);
+    let head_by = read_by(read_timeout, deadline);
     let mut resends = 0;
     let response = loop {
         let mut request = Request::post(uri.clone())
@@ -132,10 +132,7 @@ async fn send_direct(
             incoming,
             read_timeout,
             deadline,
-            timer: Box::pin(tokio::time::sleep_until(earliest(
-                Instant::now() + read_timeout,
-                deadline,
-            ))),
+            timer: Box::pin(tokio::time::sleep_until(read_by(read_timeout, deadline))),
         }),
     })
 }
@@ -169,17 +166,19 @@ async fn send_reqwest(
     })
 }
 
-fn earliest(a: Instant, b: Option<Instant>) -> Instant {
-    b.map_or(a, |b| a.min(b))
+/// When the next read must have answered: within the read timeout from now, and never
+/// after the total deadline.
+fn read_by(read_timeout: Duration, deadline: Option<Instant>) -> Instant {
+    let next = Instant::now() + read_timeout;
+    deadline.map_or(next, |d| next.min(d))
 }
 
 impl ReplyBody {
     /// The whole body.
     pub async fn bytes(self) -> Result<Bytes, BodyError> {
         match self {
-            ReplyBody::Direct(body) => {
+            ReplyBody::Direct(mut body) => {
                 let mut out = bytes::BytesMut::new();
-                let mut body = body;
                 while let Some(piece) = body.next().await {
                     let piece = piece?;
                     if out.is_empty() && body.is_end_stream() {
@@ -228,7 +227,7 @@ impl Stream for DirectBody {
         loop {
             match Pin::new(&mut this.incoming).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
-                    let next = earliest(Instant::now() + this.read_timeout, this.deadline);
+                    let next = read_by(this.read_timeout, this.deadline);
                     this.timer.as_mut().reset(next);
                     match frame.into_data() {
                         Ok(data) if !data.is_empty() => return Poll::Ready(Some(Ok(data))),

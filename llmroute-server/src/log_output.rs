@@ -18,7 +18,6 @@
 
 use std::io::{self, Write};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
@@ -46,8 +45,7 @@ pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 /// [`SHUTDOWN_WAIT`]) and stops the thread.
 pub struct LogOutputGuard {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
-    /// Disconnected when the thread has ended.
+    /// Disconnected when the writer thread has written its last batch.
     ended: mpsc::Receiver<()>,
 }
 
@@ -81,7 +79,7 @@ impl LogOutput {
         });
         let worker = shared.clone();
         let (ending, ended) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("llmroute-log".into())
             .spawn(move || {
                 worker.run(sink);
@@ -89,7 +87,6 @@ impl LogOutput {
             })?;
         let guard = LogOutputGuard {
             shared: shared.clone(),
-            thread: Some(thread),
             ended,
         };
         Ok((LogOutput { shared }, guard))
@@ -160,13 +157,8 @@ impl Drop for LogOutputGuard {
     fn drop(&mut self) {
         self.shared.lock().closing = true;
         self.shared.wake.notify_one();
-        let finished = matches!(
-            self.ended.recv_timeout(SHUTDOWN_WAIT),
-            Err(mpsc::RecvTimeoutError::Disconnected)
-        );
-        if let (true, Some(thread)) = (finished, self.thread.take()) {
-            let _ = thread.join();
-        }
+        // Returns when the thread is done, or after the wait with the thread left behind.
+        let _ = self.ended.recv_timeout(SHUTDOWN_WAIT);
     }
 }
 

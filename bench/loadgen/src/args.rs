@@ -1,104 +1,92 @@
-//! The command line.
+//! The command line (clap, as the other binaries of the workspace).
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Uri};
 
-/// How to call `loadgen`.
-pub const USAGE: &str = "usage: loadgen --url URL --rate REQ_PER_S --connections N --duration S \
-[--warmup S] [--header 'name: value']... [--body JSON] [--label NAME]";
-
 /// What to send, how often, and for how long.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "loadgen",
+    about = "Requests at a fixed rate; latency percentiles as one JSON line"
+)]
 pub struct Args {
     /// Where (http:// only).
+    #[arg(long, value_parser = http_url)]
     pub url: Uri,
     /// Requests per second over all connections.
+    #[arg(long, value_parser = positive)]
     pub rate: f64,
     /// Keep-alive connections.
-    pub connections: usize,
-    /// Measured time.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub connections: u32,
+    /// Measured time, seconds.
+    #[arg(long, value_parser = seconds_above_zero)]
     pub duration: Duration,
-    /// Unmeasured time before it.
+    /// Unmeasured time before it, seconds.
+    #[arg(long, default_value = "1", value_parser = seconds)]
     pub warmup: Duration,
-    /// Extra request headers.
+    /// Extra request header, `name: value` (repeatable).
+    #[arg(long = "header", value_parser = header)]
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// POST body; a GET when absent.
+    #[arg(long)]
     pub body: Option<Bytes>,
     /// Written into the result line.
+    #[arg(long, default_value = "-")]
     pub label: String,
 }
 
-impl Args {
-    /// Parses the flags (without the program name).
-    pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
-        let mut url = None;
-        let (mut rate, mut connections, mut duration, mut warmup) = (None, None, None, 1.0);
-        let mut headers = Vec::new();
-        let (mut body, mut label) = (None, "-".to_string());
-        while let Some(flag) = argv.next() {
-            let mut value = || argv.next().ok_or(format!("{flag} needs a value"));
-            match flag.as_str() {
-                "--url" => url = Some(value()?),
-                "--rate" => rate = Some(number(&flag, &value()?)?),
-                "--connections" => connections = Some(number(&flag, &value()?)? as usize),
-                "--duration" => duration = Some(number(&flag, &value()?)?),
-                "--warmup" => warmup = number(&flag, &value()?)?,
-                "--header" => headers.push(header(&value()?)?),
-                "--body" => body = Some(Bytes::from(value()?)),
-                "--label" => label = value()?,
-                other => return Err(format!("unknown flag {other}")),
-            }
-        }
-        let url: Uri = url
-            .ok_or("--url is required")?
-            .parse()
-            .map_err(|e| format!("--url: {e}"))?;
-        if url.scheme_str() != Some("http") || url.host().is_none() {
-            return Err("--url must be http://host:port/path".into());
-        }
-        let rate = rate.ok_or("--rate is required")?;
-        let connections = connections.ok_or("--connections is required")?;
-        let duration = duration.ok_or("--duration is required")?;
-        if rate <= 0.0 || connections == 0 || duration <= 0.0 || warmup < 0.0 {
-            return Err("--rate, --connections and --duration must be above 0".into());
-        }
-        Ok(Args {
-            url,
-            rate,
-            connections,
-            duration: Duration::from_secs_f64(duration),
-            warmup: Duration::from_secs_f64(warmup),
-            headers,
-            body,
-            label,
-        })
+fn http_url(text: &str) -> Result<Uri, String> {
+    let url: Uri = text.parse().map_err(|e| format!("{e}"))?;
+    if url.scheme_str() != Some("http") || url.host().is_none() {
+        return Err("write it as http://host:port/path".into());
     }
+    Ok(url)
 }
 
-fn number(flag: &str, text: &str) -> Result<f64, String> {
+fn number(text: &str) -> Result<f64, String> {
     text.parse::<f64>()
         .ok()
         .filter(|n| n.is_finite())
-        .ok_or(format!("{flag}: {text:?} is not a number"))
+        .ok_or(format!("{text:?} is not a number"))
+}
+
+fn positive(text: &str) -> Result<f64, String> {
+    let n = number(text)?;
+    if n > 0.0 {
+        Ok(n)
+    } else {
+        Err("must be above 0".into())
+    }
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(number(text)?).map_err(|e| e.to_string())
+}
+
+fn seconds_above_zero(text: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(positive(text)?).map_err(|e| e.to_string())
 }
 
 fn header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
     let (name, value) = text
         .split_once(':')
-        .ok_or(format!("--header {text:?}: write it as 'name: value'"))?;
-    let name = HeaderName::try_from(name.trim()).map_err(|e| format!("--header name: {e}"))?;
-    let value = HeaderValue::try_from(value.trim()).map_err(|e| format!("--header value: {e}"))?;
+        .ok_or(format!("{text:?}: write it as 'name: value'"))?;
+    let name = HeaderName::try_from(name.trim()).map_err(|e| e.to_string())?;
+    let value = HeaderValue::try_from(value.trim()).map_err(|e| e.to_string())?;
     Ok((name, value))
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
 
-    fn parse(s: &str) -> Result<Args, String> {
-        Args::parse(s.split(' ').map(str::to_string))
+    fn parse(s: &str) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("loadgen").chain(s.split(' ')))
     }
 
     #[test]

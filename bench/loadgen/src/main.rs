@@ -29,13 +29,7 @@ use args::Args;
 use stats::Summary;
 
 fn main() -> std::process::ExitCode {
-    let args = match Args::parse(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("loadgen: {e}\n{}", args::USAGE);
-            return std::process::ExitCode::from(2);
-        }
-    };
+    let args = <Args as clap::Parser>::parse();
     // One thread: the generator must not take more than its share of a small machine.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -71,7 +65,7 @@ async fn run(args: &Args) -> Result<Summary, String> {
 async fn phase(args: &Args, length: Duration) -> Result<Summary, String> {
     let interval = Duration::from_secs_f64(args.connections as f64 / args.rate);
     let start = Instant::now() + Duration::from_millis(20);
-    let mut tasks = Vec::with_capacity(args.connections);
+    let mut tasks = Vec::with_capacity(args.connections as usize);
     for i in 0..args.connections {
         let mut conn = conn::Conn::open(args).await?;
         // Slots are spread over the interval, one connection after another.

@@ -35,8 +35,6 @@ pub struct SseBody {
     ledger: Option<Ledger>,
     outcome: Outcome,
     upstream_started: Instant,
-    /// Frames sent so far.
-    frames: u64,
     /// Return `Pending` once before the next frame, so hyper writes out what it holds.
     flush_before_next: bool,
 }
@@ -61,7 +59,6 @@ impl SseBody {
             ledger: Some(ledger),
             outcome,
             upstream_started: Instant::now(),
-            frames: 0,
             flush_before_next: false,
         }
     }
@@ -109,9 +106,9 @@ impl SseBody {
             self.content_chunks += 1;
             self.flush_before_next |= self.content_chunks == 1;
         }
-        self.flush_before_next |= self.frames == 0;
-        self.frames += 1;
         if self.outcome.time_to_first_token.is_none() {
+            // The first frame for the caller.
+            self.flush_before_next = true;
             if let Some(ledger) = &self.ledger {
                 self.outcome.time_to_first_token = Some(ledger.started().elapsed());
             }

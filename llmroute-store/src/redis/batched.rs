@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use llmroute_core::router::{Counters, UsageSnapshot};
 
@@ -104,15 +104,15 @@ impl BatchedCounters {
             self.usage.clone(),
             self.snapshots.clone(),
         );
-        let (since, asked) = (snapshots.generation(), Instant::now());
+        let ticket = snapshots.ticket();
         let deployments: Vec<String> = deployments.iter().map(|d| d.to_string()).collect();
         tokio::spawn(async move {
             let names: Vec<&str> = deployments.iter().map(String::as_str).collect();
             match fetch(inner.as_ref(), &usage, &names).await {
-                Ok((fresh, sent_before)) => snapshots.keep(key, since, asked, fresh, sent_before),
+                Ok((fresh, sent_before)) => snapshots.keep(key, ticket, fresh, sent_before),
                 Err(e) => {
                     tracing::debug!(error = %e, "refreshing the shared counters' snapshot failed");
-                    snapshots.refresh_failed(&key, since);
+                    snapshots.refresh_failed(&key, ticket);
                 }
             }
         });
@@ -185,10 +185,10 @@ impl Counters for BatchedCounters {
                 taken.age,
             ));
         }
-        let (since, asked) = (self.snapshots.generation(), Instant::now());
+        let ticket = self.snapshots.ticket();
         let (fresh, sent_before) = fetch(self.inner.as_ref(), &self.usage, deployments).await?;
         let out = self.with_own_usage(deployments, &fresh, &sent_before, Duration::ZERO);
-        self.snapshots.keep(key, since, asked, fresh, sent_before);
+        self.snapshots.keep(key, ticket, fresh, sent_before);
         Ok(out)
     }
 
@@ -223,6 +223,7 @@ impl Counters for BatchedCounters {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicU64;
+    use std::time::Instant;
 
     use super::super::snapshots::STALE_LIMIT;
     use super::*;

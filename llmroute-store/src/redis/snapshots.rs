@@ -45,6 +45,14 @@ struct Recent {
     refreshing: bool,
 }
 
+/// When a fetch began: the generation, to drop it after a forget, and the time, to
+/// never let it replace a newer snapshot.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ticket {
+    generation: u64,
+    asked: Instant,
+}
+
 /// A snapshot to use, with its age.
 pub(super) struct Taken {
     pub snapshot: Vec<UsageSnapshot>,
@@ -85,25 +93,28 @@ impl Snapshots {
         Lookup::Use { taken, refresh }
     }
 
-    /// The generation to pass to [`Snapshots::keep`] for a fetch about to begin.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
+    /// Marks a fetch about to begin, for [`Snapshots::keep`] or
+    /// [`Snapshots::refresh_failed`] when it ends.
+    pub fn ticket(&self) -> Ticket {
+        Ticket {
+            generation: self.generation.load(Ordering::SeqCst),
+            asked: Instant::now(),
+        }
     }
 
-    /// Keeps a snapshot fetched from `asked` on, unless [`Snapshots::forget`] ran since
-    /// `since` or a snapshot taken after `asked` is already kept (a slow refresh must not
+    /// Keeps a fetched snapshot, unless [`Snapshots::forget`] ran since the fetch began
+    /// or a snapshot taken after it began is already kept (a slow refresh must not
     /// replace a newer fetch).
     pub fn keep(
         &self,
         key: String,
-        since: u64,
-        asked: Instant,
+        ticket: Ticket,
         snapshot: Vec<UsageSnapshot>,
         sent_before: Vec<(u64, u64)>,
     ) {
         let mut recent = self.recent();
-        if self.generation.load(Ordering::SeqCst) != since
-            || recent.get(&key).is_some_and(|r| r.taken > asked)
+        if self.generation.load(Ordering::SeqCst) != ticket.generation
+            || recent.get(&key).is_some_and(|r| r.taken > ticket.asked)
         {
             return;
         }
@@ -116,11 +127,11 @@ impl Snapshots {
         recent.insert(key, recent_entry);
     }
 
-    /// A background fetch begun in generation `since` failed: a later request may start
-    /// another (an entry kept after a [`Snapshots::forget`] has its own refresh).
-    pub fn refresh_failed(&self, key: &str, since: u64) {
+    /// A background fetch failed: a later request may start another (unless the fetch
+    /// began before a [`Snapshots::forget`]: an entry kept since has its own refresh).
+    pub fn refresh_failed(&self, key: &str, ticket: Ticket) {
         let mut recent = self.recent();
-        if self.generation.load(Ordering::SeqCst) != since {
+        if self.generation.load(Ordering::SeqCst) != ticket.generation {
             return;
         }
         if let Some(r) = recent.get_mut(key) {
@@ -158,26 +169,19 @@ mod tests {
     #[test]
     fn a_slow_fetch_never_replaces_a_newer_one_nor_outlives_a_forget() {
         let s = Snapshots::default();
-        let slow_asked = Instant::now();
-        let gen = s.generation();
+        let slow = s.ticket();
         std::thread::sleep(Duration::from_millis(2));
-        s.keep("a".into(), gen, Instant::now(), requests(2), vec![(0, 0)]);
-        s.keep("a".into(), gen, slow_asked, requests(1), vec![(0, 0)]);
+        s.keep("a".into(), s.ticket(), requests(2), vec![(0, 0)]);
+        s.keep("a".into(), slow, requests(1), vec![(0, 0)]);
         assert_eq!(
             kept(&s),
             Some(2),
             "the fetch asked earlier came back later: not kept"
         );
 
-        let before_forget = s.generation();
+        let before_forget = s.ticket();
         s.forget();
-        s.keep(
-            "a".into(),
-            before_forget,
-            Instant::now(),
-            requests(3),
-            vec![(0, 0)],
-        );
+        s.keep("a".into(), before_forget, requests(3), vec![(0, 0)]);
         assert_eq!(
             kept(&s),
             None,
@@ -188,10 +192,10 @@ mod tests {
     #[test]
     fn a_failed_refresh_from_before_a_forget_leaves_the_new_entrys_refresh_alone() {
         let s = Snapshots::default();
-        let old = s.generation();
+        let old = s.ticket();
         s.forget();
-        let now = s.generation();
-        s.keep("a".into(), now, Instant::now(), requests(1), vec![(0, 0)]);
+        let now = s.ticket();
+        s.keep("a".into(), now, requests(1), vec![(0, 0)]);
         s.recent().get_mut("a").expect("kept").refreshing = true;
         s.refresh_failed("a", old);
         assert!(
