@@ -196,10 +196,7 @@ async fn an_openai_family_400_keeps_azures_param() {
 
 #[tokio::test]
 async fn unreachable_endpoint_is_a_connection_error() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let (_held, port) = closed_port();
     let cfg = deployment(&format!("http://127.0.0.1:{port}"), "d");
     let e = provider(&cfg, false)
         .chat(&hello())

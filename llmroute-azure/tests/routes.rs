@@ -202,10 +202,7 @@ async fn whole_and_streamed_answers_over_http2() {
 #[tokio::test]
 async fn a_configured_proxy_carries_every_call() {
     let fake = fake(&["d"]).await;
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let (_held, closed) = closed_port();
     let behind_proxy = deployment(&format!("http://127.0.0.1:{closed}"), "d");
     let p = provider_with(
         &behind_proxy,

@@ -131,7 +131,8 @@ async fn wrong_api_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_port_closed() {
-    let port = closed_port().await;
+    let closed = closed_port().await;
+    let port = closed.port;
     let extra =
         format!("general_settings:\n  database_url: postgres://llm:pw@127.0.0.1:{port}/llmroute\n");
     let s = setup("gpt-4o", "fake-azure-key", "2024-10-21", &extra).await;
@@ -167,7 +168,8 @@ async fn database_login_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down() {
-    let port = closed_port().await;
+    let closed = closed_port().await;
+    let port = closed.port;
     let extra = format!("router_settings:\n  redis_url: redis://127.0.0.1:{port}\n");
     let s = setup("gpt-4o", "fake-azure-key", "2024-10-21", &extra).await;
     let r = run_doctor(&s, &["--no-spend"]).await;
@@ -258,7 +260,7 @@ async fn server_answering_401() {
         &[
             "--no-spend",
             "--server",
-            &format!("http://127.0.0.1:{closed}"),
+            &format!("http://127.0.0.1:{}", closed.port),
         ],
     )
     .await;

@@ -27,7 +27,8 @@ async fn healthcheck_exit_codes() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("answered 404"), "{}", r.stderr);
     // Nothing listening.
-    let port = closed_port().await;
+    let closed = closed_port().await;
+    let port = closed.port;
     let r = llmroute(
         dir.path(),
         &[

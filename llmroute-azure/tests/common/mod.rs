@@ -98,3 +98,15 @@ pub fn text_of(chunks: &[llmroute_core::types::ChatChunk]) -> String {
         .filter_map(|c| c.delta.content.clone())
         .collect()
 }
+
+/// A port bound but not listening: a connection to it is refused, and no other test
+/// can take it while the returned socket is alive (a port bound and released at once
+/// could be reused by a server of a test running alongside).
+pub fn closed_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let port = socket.local_addr().expect("addr").port();
+    (socket, port)
+}

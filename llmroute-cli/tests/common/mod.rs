@@ -161,13 +161,25 @@ pub async fn setup(deployment: &str, key: &str, api_version: &str, extra: &str) 
 }
 
 /// A port on 127.0.0.1 with nothing listening.
-pub async fn closed_port() -> u16 {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
+pub async fn closed_port() -> ClosedPort {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
         .expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    drop(l);
-    port
+    let port = socket.local_addr().expect("addr").port();
+    ClosedPort {
+        _held: socket,
+        port,
+    }
+}
+
+/// A port bound but not listening: a connection to it is refused, and no other test
+/// can take it while this is alive (a port bound and released could be reused at once
+/// by a server of a test running alongside, which then accepted the connection).
+pub struct ClosedPort {
+    _held: tokio::net::TcpSocket,
+    /// The port.
+    pub port: u16,
 }
 
 /// The PostgreSQL server tests use.
