@@ -11,6 +11,8 @@ Record kinds (one JSON object a line, written by scripts/bench):
   stream    {"kind","scenario","target","ttfb_p50_ms",...,"ttlb_p99_ms",...,"errors"}
   resources {"kind","target","name","rss_idle_mib","rss_peak_mib","ready_ms"}
   note      {"kind","text"}
+Load and open records also carry "steal_pct": the share of the machine's CPU time the
+hypervisor gave to other guests during the run (from /proc/stat), shown as "steal %".
 Ratios and "added" latencies are against the record of target `direct` with the same
 concurrency (load) or the same scenario suffix (stream), from the same run.
 """
@@ -30,6 +32,11 @@ def fmt(v, digits=3):
     return f"{v:.{digits}f}"
 
 
+def steal_text(r):
+    """The steal % column: how much of the run the host took away, or n/a."""
+    return fmt(r.get("steal_pct"), 1)
+
+
 def overhead_text(r):
     """The server overhead column: p50 / p99 of llmroute's own histogram, or a dash."""
     ov = r.get("overhead") or {}
@@ -46,12 +53,12 @@ def open_table(opens):
         "own cost, not queueing:",
         "",
         "| scenario | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | added p50 ms | added p99 ms "
-        "| errors | late | CPU ms/req | server overhead p50 / p99 ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| errors | late | CPU ms/req | server overhead p50 / p99 ms | steal % |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in opens:
         if not r.get("requests"):
-            out.append(f"| {r['scenario']} | 0 | — | — | — | — | — | — | {r.get('errors')} | — | — | — |")
+            out.append(f"| {r['scenario']} | 0 | — | — | — | — | — | — | {r.get('errors')} | — | — | — | {steal_text(r)} |")
             continue
         is_base = r is base
         added = lambda k: "—" if is_base or base is None else fmt(r[k] - base[k])
@@ -59,7 +66,7 @@ def open_table(opens):
         out.append(
             f"| {r['scenario']} | {fmt(r.get('rps'), 0)} | {fmt(r['p50_ms'])} | {fmt(r['p90_ms'])} | "
             f"{fmt(r['p99_ms'])} | {fmt(r['p999_ms'])} | {added('p50_ms')} | {added('p99_ms')} | "
-            f"{r.get('errors')} | {r.get('late')} | {fmt(r.get('cpu_ms_per_req'), 4)} | {ovtext} |"
+            f"{r.get('errors')} | {r.get('late')} | {fmt(r.get('cpu_ms_per_req'), 4)} | {ovtext} | {steal_text(r)} |"
         )
     return out
 
@@ -77,16 +84,16 @@ def main():
     out = []
     out.append(
         "| scenario | conc | req/s | × direct | p50 ms | p90 ms | p99 ms | p99.9 ms "
-        "| added p50 ms | added p99 ms | errors | CPU ms/req | server overhead p50 / p99 ms |"
+        "| added p50 ms | added p99 ms | errors | CPU ms/req | server overhead p50 / p99 ms | steal % |"
     )
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in loads:
         if r.get("requests") == 0:
             # Nothing finished within the run (wrk counts only finished requests, and its
             # 10 s timeout is longer than a run): no latency or CPU figure exists.
             out.append(
                 f"| {r['scenario']} | {r['conc']} | 0 | 0.00 | — | — | — | — | — | — | "
-                f"none finished in {fmt(r.get('seconds'), 1)} s ({r['conc']} waiting) | — | — |"
+                f"none finished in {fmt(r.get('seconds'), 1)} s ({r['conc']} waiting) | — | — | {steal_text(r)} |"
             )
             continue
         base = direct.get(r["conc"])
@@ -100,7 +107,7 @@ def main():
             f"{'1.00' if is_base else fmt(ratio, 2)} | {fmt(r.get('p50_ms'))} | {fmt(r.get('p90_ms'))} | "
             f"{fmt(r.get('p99_ms'))} | {fmt(r.get('p999_ms'))} | "
             f"{'—' if is_base else fmt(add50)} | {'—' if is_base else fmt(add99)} | "
-            f"{r.get('errors', 'n/a')} | {fmt(r.get('cpu_ms_per_req'), 4)} | {ovtext} |"
+            f"{r.get('errors', 'n/a')} | {fmt(r.get('cpu_ms_per_req'), 4)} | {ovtext} | {steal_text(r)} |"
         )
     for r in streams:
         base = direct_stream.get(r["variant"])
@@ -111,7 +118,7 @@ def main():
             out.append(
                 f"| {r['scenario']}: {name} | 1 | | | {fmt(r[f'{what}_p50_ms'])} | {fmt(r[f'{what}_p90_ms'])} | "
                 f"{fmt(r[f'{what}_p99_ms'])} | {fmt(r[f'{what}_p999_ms'])} | "
-                f"{'—' if is_base else fmt(add50)} | {'—' if is_base else fmt(add99)} | {r['errors']} | | |"
+                f"{'—' if is_base else fmt(add50)} | {'—' if is_base else fmt(add99)} | {r['errors']} | | | |"
             )
     if opens:
         out.extend(open_table(opens))
