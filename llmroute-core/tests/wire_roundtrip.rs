@@ -173,3 +173,48 @@ fn an_unknown_role_is_a_clear_error() {
     .expect_err("robot");
     assert!(err.to_string().contains("unknown variant `robot`"), "{err}");
 }
+
+#[test]
+fn unknown_fields_of_requests_and_messages_are_kept_and_keys_may_be_escaped() {
+    let body = r#"{"messages":[{"role":"user","content":"a \"quoted\" line\nand a second","x_msg":{"deep":[1,{"k":null}]},
+      "c\u0061che_control":{"type":"ephemeral"}}],"model":"gpt-4o","x_top":[true]}"#;
+    let (req, out): (ChatRequest, _) = round_trip(body);
+    assert_eq!(
+        req.messages[0].content,
+        Some(Content::Text("a \"quoted\" line\nand a second".into()))
+    );
+    assert_eq!(out["messages"][0]["cache_control"]["type"], "ephemeral");
+    assert_eq!(
+        out["messages"][0]["x_msg"]["deep"][1],
+        serde_json::json!({"k": null})
+    );
+    assert_eq!(out["x_top"], serde_json::json!([true]));
+}
+
+#[test]
+fn required_fields_and_content_of_the_wrong_type_are_clear_errors() {
+    for (body, expected) in [
+        (r#"{"model":"m"}"#, "missing field `messages`"),
+        (
+            r#"{"model":"m","messages":[{"content":"x"}]}"#,
+            "missing field `role`",
+        ),
+        (
+            r#"{"model":"m","messages":[{"role":"user","content":7}]}"#,
+            "expected message content: a string or an array of content parts",
+        ),
+        (
+            r#"{"model":"m","messages":[{"role":"user","content":[{"text":"x"}]}]}"#,
+            "missing field `type`",
+        ),
+        (r#"{"model":"m","messages":{}}"#, "invalid type: map"),
+    ] {
+        let err = serde_json::from_str::<ChatRequest>(body).expect_err(body);
+        assert!(err.to_string().contains(expected), "{body}: {err}");
+    }
+    let null_content: ChatRequest = serde_json::from_str(
+        r#"{"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[]}]}"#,
+    )
+    .expect("null content");
+    assert_eq!(null_content.messages[0].content, None);
+}

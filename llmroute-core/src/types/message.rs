@@ -1,5 +1,8 @@
 //! Chat messages of every role, with text, image and refusal content parts.
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::Extra;
@@ -91,13 +94,44 @@ impl Message {
 }
 
 /// Message content: a string, or a list of parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Content {
     /// Plain text.
     Text(String),
     /// Text, image and refusal parts.
     Parts(Vec<ContentPart>),
+}
+
+/// A string or an array, told apart by the first token. serde's `untagged` would try
+/// each variant in turn and, for anything else, say only that no variant matched.
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ContentVisitor)
+    }
+}
+
+struct ContentVisitor;
+
+impl<'de> Visitor<'de> for ContentVisitor {
+    type Value = Content;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("message content: a string or an array of content parts")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Content, E> {
+        Ok(Content::Text(text.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Content, E> {
+        Ok(Content::Text(text))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Content, A::Error> {
+        Vec::<ContentPart>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+            .map(Content::Parts)
+    }
 }
 
 impl Content {
