@@ -14,7 +14,7 @@ Record kinds (one JSON object a line, written by scripts/bench):
 Load and open records also carry "steal_pct": the share of the machine's CPU time the
 hypervisor gave to other guests during the run (from /proc/stat), shown as "steal %".
 Ratios and "added" latencies are against the record of target `direct` with the same
-concurrency (load) or the same scenario suffix (stream), from the same run.
+concurrency and the same "body" ("short", or "long": the 20 KB conversation) (load) or the same scenario suffix (stream), from the same run.
 """
 import json
 import sys
@@ -78,7 +78,8 @@ def main():
     opens = [r for r in records if r["kind"] == "open"]
     resources = [r for r in records if r["kind"] == "resources"]
     notes = [r for r in records if r["kind"] == "note"]
-    direct = {r["conc"]: r for r in loads if r["target"] == "direct"}
+    # The baseline of a row: direct, same concurrency, same body (short unless "long").
+    direct = {(r["conc"], r.get("body", "short")): r for r in loads if r["target"] == "direct"}
     direct_stream = {r["variant"]: r for r in streams if r["target"] == "direct"}
 
     out = []
@@ -96,7 +97,7 @@ def main():
                 f"none finished in {fmt(r.get('seconds'), 1)} s ({r['conc']} waiting) | — | — | {steal_text(r)} |"
             )
             continue
-        base = direct.get(r["conc"])
+        base = direct.get((r["conc"], r.get("body", "short")))
         is_base = r["target"] == "direct"
         ratio = None if base is None or r.get("rps") is None else r["rps"] / base["rps"]
         add50 = None if base is None or is_base or r.get("p50_ms") is None else r["p50_ms"] - base["p50_ms"]
