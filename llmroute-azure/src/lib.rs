@@ -32,6 +32,7 @@ pub mod client;
 mod connect;
 pub mod entra;
 pub mod errors;
+mod json_text;
 pub mod meta;
 pub mod provider;
 pub mod request;

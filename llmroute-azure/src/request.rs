@@ -8,11 +8,14 @@
 //! does not know are dropped (with a warning) under `drop_params`, or refused with a 400.
 
 use llmroute_core::percent::encode_component;
-use llmroute_core::types::{ChatRequest, Message, Role, StreamOptions};
+use llmroute_core::types::{
+    ChatRequest, Content, ContentPart, Extra, Message, Role, StreamOptions, ToolCall,
+};
 use llmroute_core::Error;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
+use crate::json_text::Text;
 use crate::version::{ApiVersion, Feature};
 
 /// The chat-completions URL of a deployment. A trailing `/` (or `/openai`) on
@@ -159,15 +162,69 @@ impl Serialize for Messages<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for m in self.0 {
-            if m.role == Role::Developer {
-                let mut system = m.clone();
-                system.role = Role::System;
-                seq.serialize_element(&system)?;
-            } else {
-                seq.serialize_element(m)?;
-            }
+            seq.serialize_element(&MessageOut::from(m))?;
         }
         seq.end()
+    }
+}
+
+/// A message as Azure gets it: `developer` as `system`, and text content written by
+/// [`Text`] (long conversations are mostly text: see `json_text.rs`).
+#[derive(Serialize)]
+struct MessageOut<'a> {
+    role: Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<ContentOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<&'a Vec<ToolCall>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    function_call: Option<&'a serde_json::Value>,
+    #[serde(flatten)]
+    extra: &'a Extra,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ContentOut<'a> {
+    Text(Text<'a>),
+    Parts(&'a [ContentPart]),
+}
+
+impl<'a> From<&'a Message> for MessageOut<'a> {
+    fn from(m: &'a Message) -> Self {
+        // Exhaustive on purpose: a new field in Message must be decided on here.
+        let Message {
+            role,
+            content,
+            name,
+            tool_calls,
+            tool_call_id,
+            refusal,
+            function_call,
+            extra,
+        } = m;
+        MessageOut {
+            role: match role {
+                Role::Developer => Role::System,
+                other => *other,
+            },
+            content: content.as_ref().map(|c| match c {
+                Content::Text(text) => ContentOut::Text(Text(text)),
+                Content::Parts(parts) => ContentOut::Parts(parts),
+            }),
+            name: name.as_ref(),
+            tool_calls: tool_calls.as_ref(),
+            tool_call_id: tool_call_id.as_ref(),
+            refusal: refusal.as_ref(),
+            function_call: function_call.as_ref(),
+            extra,
+        }
     }
 }
 

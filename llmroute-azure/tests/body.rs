@@ -80,3 +80,23 @@ fn urls_for_both_routes() {
         "https://myres.openai.azure.com/openai/v1/chat/completions"
     );
 }
+
+#[test]
+fn long_message_text_and_message_fields_arrive_unchanged() {
+    let long = "a \"quoted\" word, a \\ backslash,\ta tab, ünïcödé ✓ and a line\n".repeat(40);
+    let req: ChatRequest = serde_json::from_value(json!({
+        "model": "gpt-4o",
+        "messages": [
+            {"role": "system", "content": long, "name": "sys", "cache_control": {"type": "ephemeral"}},
+            {"role": "user", "content": "short"},
+            {"role": "assistant", "content": long, "refusal": null, "x_note": [1, {"k": "v"}]},
+            {"role": "developer", "content": long}
+        ]
+    }))
+    .expect("request");
+    let mut expected = serde_json::to_value(&req).expect("json");
+    expected["messages"][3]["role"] = json!("system");
+    let sent = body(&req, "2024-10-21", false);
+    assert_eq!(sent["messages"], expected["messages"]);
+    assert_eq!(sent["messages"][0]["content"].as_str(), Some(long.as_str()));
+}
