@@ -2,11 +2,12 @@
 //!
 //! serde_json escapes a string byte by byte (~10 instructions a byte here); a 20 KB
 //! conversation spent 42% of a proxied request's instructions in it
-//! (docs/performance.md). [`Text`] finds the bytes that need escaping eight at a time
-//! and copies the runs between them, producing exactly serde_json's escaping, and hands
+//! (docs/performance.md). [`Text`] escapes with `llmroute_core::json_escape` (eight
+//! bytes at a time, exactly serde_json's escaping) and hands
 //! the quoted result to serde_json as a raw value (which checks it again, at a fraction
 //! of the cost of escaping). Short strings keep serde_json's own path.
 
+use llmroute_core::json_escape::push_escaped;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
@@ -31,100 +32,18 @@ impl Serialize for Text<'_> {
     }
 }
 
-/// `text` as a JSON string, quotes included, escaped as serde_json escapes it: `"` and
-/// `\` with a backslash, `\b \f \n \r \t` by name, other bytes below 0x20 as `\u00XX`.
+/// `text` as a JSON string, quotes included, escaped as serde_json escapes it.
 pub(crate) fn quoted(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(bytes.len() + bytes.len() / 16 + 2);
+    let mut out = String::with_capacity(text.len() + text.len() / 16 + 2);
     out.push('"');
-    let mut start = 0;
-    let mut at = 0;
-    while let Some(found) = next_special(&bytes[at..]) {
-        let i = at + found;
-        out.push_str(&text[start..i]);
-        push_escape(&mut out, bytes[i]);
-        start = i + 1;
-        at = i + 1;
-    }
-    out.push_str(&text[start..]);
+    push_escaped(&mut out, text);
     out.push('"');
     out
-}
-
-/// Where the first byte that needs escaping is (`"`, `\` or below 0x20).
-fn next_special(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = ONES << 7;
-    let mut at = 0;
-    while at + 8 <= bytes.len() {
-        let word = u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-        // The classic zero-byte test marks a byte's high bit; bytes above a real match
-        // may be marked too, never below it, so the lowest mark is the first match.
-        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-        let quote = zero(word ^ (ONES * u64::from(b'"')));
-        let backslash = zero(word ^ (ONES * u64::from(b'\\')));
-        // Below 0x20: subtracting 0x20 borrows into the high bit, for ASCII bytes only.
-        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-        let marks = quote | backslash | control;
-        if marks != 0 {
-            return Some(at + marks.trailing_zeros() as usize / 8);
-        }
-        at += 8;
-    }
-    bytes[at..]
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .map(|found| at + found)
-}
-
-fn push_escape(out: &mut String, byte: u8) {
-    match byte {
-        b'"' => out.push_str("\\\""),
-        b'\\' => out.push_str("\\\\"),
-        b'\n' => out.push_str("\\n"),
-        b'\r' => out.push_str("\\r"),
-        b'\t' => out.push_str("\\t"),
-        0x08 => out.push_str("\\b"),
-        0x0c => out.push_str("\\f"),
-        _ => {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0xf)]));
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
-
-    #[test]
-    fn escapes_exactly_as_serde_json_does() {
-        let mut rng = StdRng::seed_from_u64(5);
-        // Quotes, backslashes, every control byte, their neighbours, DEL, and
-        // multi-byte characters (whose bytes are all >= 0x80).
-        let mut alphabet: Vec<char> = (0u8..0x20).map(char::from).collect();
-        alphabet.extend([
-            '"', '\\', '!', '#', '[', ']', ' ', 'a', '\u{7f}', 'é', '✓', '😀',
-        ]);
-        for _ in 0..3000 {
-            let len = rng.gen_range(0..120);
-            let text: String = (0..len)
-                .map(|_| match rng.gen_range(0..4) {
-                    0 => alphabet[rng.gen_range(0..alphabet.len())],
-                    _ => 'x',
-                })
-                .collect();
-            assert_eq!(
-                quoted(&text),
-                serde_json::to_string(&text).expect("json"),
-                "{text:?}"
-            );
-        }
-    }
 
     #[test]
     fn long_and_short_text_serialize_the_same_as_a_plain_string() {

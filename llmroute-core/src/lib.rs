@@ -24,6 +24,7 @@ pub mod config;
 pub mod cost;
 pub mod error;
 pub mod events;
+pub mod json_escape;
 pub mod keys;
 pub mod limits;
 pub mod mock;

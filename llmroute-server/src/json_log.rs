@@ -8,6 +8,7 @@
 
 use std::fmt::{self, Write as _};
 
+use llmroute_core::json_escape::push_escaped;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -110,35 +111,6 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
     push_escaped(out, s);
     out.push('"');
-}
-
-/// Appends `s` escaped for the inside of a JSON string.
-fn push_escaped(out: &mut String, s: &str) {
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        // The common case: nothing to escape.
-        out.push_str(s);
-        return;
-    }
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(escape);
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
 }
 
 /// A [`fmt::Write`] that appends what is written to it escaped for a JSON string.
